@@ -1,0 +1,36 @@
+// Command dispatcher. Each command lives in its own module and is loaded lazily
+// so `parse` does not pay for the Kubernetes client or native bindings.
+export interface Command {
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+const commands: Record<string, () => Promise<Command>> = {
+  parse: async () => (await import('./parse.ts')).command,
+};
+
+function usage(): string {
+  return [
+    'usage: gpu-health-agent <command> [options]',
+    '',
+    'commands:',
+    ...Object.keys(commands).map((name) => `  ${name}`),
+    '',
+    'Run `gpu-health-agent <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    process.stderr.write(`gpu-health-agent: unknown command "${name}"\n${usage()}\n`);
+    return 2;
+  }
+  const command = await load();
+  return command.run(rest);
+}

@@ -1,0 +1,33 @@
+// What the health state says about the node, for reporters. Reporters read
+// these and nothing else; they never look at sources or rules.
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** The desired `AcceleratedHardwareReady` condition, without timestamps (reporters own those). */
+export interface NodeVerdict {
+  status: ConditionStatus;
+  /** `NvidiaGPUIsReady`, `NvidiaXID79Error`, `GPUHealthUnobservable`, ... */
+  reason: string;
+  /** Bounded (<= 1024 chars), lists the other findings and sources that are down. */
+  message: string;
+}
+
+/**
+ * Something a person should hear about once: a new or repeated finding, a source
+ * going down, a rule file refused. Reporters turn these into Events (aggregated
+ * by `key` into a series) and log lines.
+ */
+export interface Notice {
+  type: 'Normal' | 'Warning';
+  /** Event reason: the finding's reason, or a plumbing reason such as `GPUHealthSourceDown`. */
+  reason: string;
+  /** Event note: GPU index, PCI, UUID, code, pid/process, action. <= 1024 chars. */
+  note: string;
+  /** Repeats with the same key are one Event series. */
+  key: string;
+  /** ms since epoch. */
+  at: number;
+  drill: boolean;
+  /** GPU UUIDs the notice concerns, so the pod-impact lookup can name pods. */
+  gpuUuids: string[];
+}
