@@ -1,0 +1,124 @@
+// Prometheus metrics. Counters that the agent bumps as things happen live
+// here; everything else is read from the agent's current state at scrape time,
+// so a scrape costs work and an idle agent costs none.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface SourceSample {
+  source: string;
+  up: boolean;
+  recordsRead: number;
+  recordsLost: number;
+}
+
+export interface FindingSample {
+  reason: string;
+  severity: string;
+  drill: boolean;
+  count: number;
+}
+
+/** Read at scrape time. */
+export interface MetricsReader {
+  sources(): SourceSample[];
+  findings(): FindingSample[];
+  findingsEvicted(): number;
+  condition(): { type: string; status: string } | null;
+  ready(): boolean;
+}
+
+export interface AgentMetrics {
+  registry: Registry;
+  observations: Counter<'source' | 'kind' | 'drill'>;
+  drillsIgnored: Counter<'source'>;
+  ruleReloads: Counter<'result'>;
+  stateWrites: Counter<'result'>;
+  notices: Counter<'reason' | 'type' | 'drill'>;
+}
+
+const P = 'gpu_health_';
+
+export function createMetrics(read: MetricsReader): AgentMetrics {
+  const registry = new Registry();
+  // Event-loop lag is sampled by a timer; 1 s keeps an idle agent idle.
+  collectDefaultMetrics({ register: registry, prefix: P, eventLoopMonitoringPrecision: 1000 });
+  const reg = [registry];
+
+  new Counter({
+    name: `${P}records_read_total`,
+    help: 'Kernel-log records read, per source',
+    labelNames: ['source'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const s of read.sources()) this.inc({ source: s.source }, s.recordsRead);
+    },
+  });
+  new Counter({
+    name: `${P}records_lost_total`,
+    help: 'Kernel-log records overwritten before they were read (kmsg EPIPE gaps), per source',
+    labelNames: ['source'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const s of read.sources()) this.inc({ source: s.source }, s.recordsLost);
+    },
+  });
+  new Gauge({
+    name: `${P}source_up`,
+    help: '1 when the source can observe, 0 when it is down, hung or starting',
+    labelNames: ['source'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const s of read.sources()) this.set({ source: s.source }, s.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${P}findings`,
+    help: 'Current findings by reason and severity (drill findings are labelled drill="true")',
+    labelNames: ['reason', 'severity', 'drill'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const f of read.findings()) this.inc({ reason: f.reason, severity: f.severity, drill: String(f.drill) }, f.count);
+    },
+  });
+  new Counter({
+    name: `${P}findings_evicted_total`,
+    help: 'Findings dropped because the per-GPU or per-node cap was reached',
+    registers: reg,
+    collect() {
+      this.reset();
+      this.inc(read.findingsEvicted());
+    },
+  });
+  new Gauge({
+    name: `${P}condition_status`,
+    help: 'The node condition as last decided: 1 for the current status, 0 for the others',
+    labelNames: ['type', 'status'],
+    registers: reg,
+    collect() {
+      this.reset();
+      const c = read.condition();
+      if (c === null) return;
+      for (const status of ['True', 'False', 'Unknown']) this.set({ type: c.type, status }, c.status === status ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${P}ready`,
+    help: '1 once the first full observation cycle is done (kernel log replayed)',
+    registers: reg,
+    collect() {
+      this.set(read.ready() ? 1 : 0);
+    },
+  });
+
+  return {
+    registry,
+    observations: new Counter({ name: `${P}observations_total`, help: 'Observations taken in, per source and kind', labelNames: ['source', 'kind', 'drill'], registers: reg }),
+    drillsIgnored: new Counter({ name: `${P}drills_ignored_total`, help: 'Drill records seen without --accept-drills', labelNames: ['source'], registers: reg }),
+    ruleReloads: new Counter({ name: `${P}rule_reloads_total`, help: 'Rule file reloads, result="ok" or "refused"', labelNames: ['result'], registers: reg }),
+    stateWrites: new Counter({ name: `${P}state_writes_total`, help: 'State file writes, result="ok" or "error"', labelNames: ['result'], registers: reg }),
+    notices: new Counter({ name: `${P}notices_total`, help: 'Notices (Events) raised, per reason and type', labelNames: ['reason', 'type', 'drill'], registers: reg }),
+  };
+}

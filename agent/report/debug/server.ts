@@ -1,0 +1,87 @@
+// The local debug HTTP server. Read-only by construction: only GET and HEAD
+// are answered, and nothing here can change the agent's state (operator
+// clears go through the control socket instead). Binds 127.0.0.1 by default.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ListenAddress } from '../../config/address.ts';
+
+export interface Probe {
+  ok: boolean;
+  detail: string;
+}
+
+/** What the agent exposes to the server; every call is cheap and synchronous except metrics. */
+export interface DebugSurface {
+  liveness(): Probe;
+  readiness(): Probe;
+  state(): unknown;
+  rules(): unknown;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface DebugServer {
+  /** Where it actually listens (the port is resolved when 0 was asked for). */
+  address: ListenAddress;
+  close(): Promise<void>;
+}
+
+export async function startDebugServer(addr: ListenAddress, surface: DebugSurface): Promise<DebugServer> {
+  const server: Server = createServer((req, res) => {
+    handle(req, res, surface).catch((err: Error) => send(res, 500, 'text/plain', `internal error: ${err.message}\n`));
+  });
+  // Keep-alive sockets from scrapers must not hold shutdown hostage.
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(addr.port, addr.host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: { host: bound.address, port: bound.port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, surface: DebugSurface): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    return send(res, 405, 'text/plain', 'read-only: GET and HEAD only\n');
+  }
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  switch (path) {
+    case '/healthz':
+      return probe(res, surface.liveness());
+    case '/readyz':
+      return probe(res, surface.readiness());
+    case '/metrics': {
+      const m = await surface.metrics();
+      return send(res, 200, m.contentType, m.body);
+    }
+    case '/debug/state':
+      return json(res, surface.state());
+    case '/debug/rules':
+      return json(res, surface.rules());
+    case '/':
+      return send(res, 200, 'text/plain', ['/healthz', '/readyz', '/metrics', '/debug/state', '/debug/rules', ''].join('\n'));
+    default:
+      return send(res, 404, 'text/plain', 'not found\n');
+  }
+}
+
+function probe(res: ServerResponse, p: Probe): void {
+  send(res, p.ok ? 200 : 503, 'text/plain', `${p.ok ? 'ok' : 'not ok'}: ${p.detail}\n`);
+}
+
+function json(res: ServerResponse, value: unknown): void {
+  send(res, 200, 'application/json', JSON.stringify(value, null, 2) + '\n');
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,110 @@
+// The operator's way in from the node itself: a unix socket in the state
+// directory (mode 0600, so only root on the node reaches it; nothing listens on
+// the network). One JSON request line in, one JSON reply line out.
+import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { chmod, unlink, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const CONTROL_SOCKET = 'control.sock';
+const MAX_REQUEST_BYTES = 4096;
+
+export interface ClearRequest {
+  op: 'clear';
+  /** PCI bus id, UUID or index; absent clears every GPU. */
+  gpu?: string;
+}
+
+export type ControlReply = { ok: true; detail: string; cleared: number } | { ok: false; error: string };
+
+export type ControlHandler = (req: ClearRequest) => ControlReply;
+
+export function controlSocketPath(stateDir: string): string {
+  return join(stateDir, CONTROL_SOCKET);
+}
+
+/** Listens on the control socket; fails if another agent already serves this state dir. */
+export async function listenControlSocket(stateDir: string, handle: ControlHandler): Promise<Server> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const path = controlSocketPath(stateDir);
+  if (await isServed(path)) throw new Error(`another agent is serving ${path}; one agent per state directory`);
+  await unlink(path).catch(() => undefined);
+  const server = createServer((socket) => serve(socket, handle));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  await chmod(path, 0o600);
+  server.unref();
+  return server;
+}
+
+function serve(socket: Socket, handle: ControlHandler): void {
+  let buf = '';
+  let answered = false;
+  socket.setEncoding('utf8');
+  socket.setTimeout(5000, () => socket.destroy());
+  socket.on('error', () => undefined);
+  socket.on('data', (chunk: string) => {
+    if (answered) return;
+    buf += chunk;
+    const nl = buf.indexOf('\n');
+    if (nl === -1 && buf.length <= MAX_REQUEST_BYTES) return;
+    answered = true;
+    reply(socket, nl === -1 ? { ok: false, error: 'request too large' } : answer(buf.slice(0, nl), handle));
+  });
+}
+
+function answer(line: string, handle: ControlHandler): ControlReply {
+  let req: unknown;
+  try {
+    req = JSON.parse(line);
+  } catch {
+    return { ok: false, error: 'request is not JSON' };
+  }
+  if (typeof req !== 'object' || req === null || (req as { op?: unknown }).op !== 'clear') return { ok: false, error: 'unknown op' };
+  const gpu = (req as { gpu?: unknown }).gpu;
+  if (gpu !== undefined && (typeof gpu !== 'string' || gpu === '')) return { ok: false, error: 'gpu must be a non-empty string' };
+  try {
+    return handle(gpu === undefined ? { op: 'clear' } : { op: 'clear', gpu });
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+function reply(socket: Socket, r: ControlReply): void {
+  socket.end(JSON.stringify(r) + '\n');
+}
+
+function isServed(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Client side, for `gpu-health-agent clear`. */
+export function sendControlRequest(stateDir: string, req: ClearRequest, timeoutMs = 5000): Promise<ControlReply> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(controlSocketPath(stateDir));
+    let buf = '';
+    s.setEncoding('utf8');
+    s.setTimeout(timeoutMs, () => {
+      s.destroy();
+      reject(new Error(`no answer from the agent within ${timeoutMs} ms`));
+    });
+    s.once('connect', () => s.write(JSON.stringify(req) + '\n'));
+    s.on('data', (chunk: string) => (buf += chunk));
+    s.once('end', () => {
+      try {
+        resolve(JSON.parse(buf) as ControlReply);
+      } catch {
+        reject(new Error(`unreadable answer from the agent: ${JSON.stringify(buf.slice(0, 200))}`));
+      }
+    });
+    s.once('error', reject);
+  });
+}

@@ -1,0 +1,91 @@
+// The agent's persisted state: the health snapshot, the kernel-log cursor and
+// the condition as last decided, in one file so they can never disagree. A
+// write goes to a temp file, is fsynced, then renamed over the old one, so a
+// crash at any point leaves either the old or the new state, never half.
+import { open, rename, readFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const STATE_FILE = 'state.json';
+const VERSION = 1;
+
+export const CursorSchema = z.object({ bootId: z.string(), seq: z.number().int().nonnegative() });
+export type KmsgCursor = z.infer<typeof CursorSchema>;
+
+const ConditionSchema = z.object({
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.number(),
+});
+export type ConditionRecord = z.infer<typeof ConditionSchema>;
+
+const DocSchema = z.object({
+  version: z.literal(VERSION),
+  bootId: z.string(),
+  savedAt: z.number(),
+  /** Opaque to this module: health's toSnapshot() output. */
+  health: z.unknown(),
+  cursor: CursorSchema.nullable(),
+  condition: ConditionSchema.nullable(),
+});
+export type StateDoc = z.infer<typeof DocSchema>;
+
+export interface LoadedState {
+  doc: StateDoc | null;
+  /** Why the file was not usable; the agent logs these and starts clean. */
+  warnings: string[];
+}
+
+export async function readStateFile(dir: string): Promise<LoadedState> {
+  const path = join(dir, STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { doc: null, warnings: [] };
+    return { doc: null, warnings: [`cannot read ${path}: ${(err as Error).message}; starting clean`] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    await keepCorrupt(path);
+    return { doc: null, warnings: [`${path} is not valid JSON (${(err as Error).message}); kept as ${STATE_FILE}.corrupt, starting clean`] };
+  }
+  const parsed = DocSchema.safeParse(json);
+  if (!parsed.success) {
+    await keepCorrupt(path);
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.map(String).join('.') ?? '';
+    return { doc: null, warnings: [`${path} has an unexpected shape (${where}: ${issue?.message}); kept as ${STATE_FILE}.corrupt, starting clean`] };
+  }
+  return { doc: parsed.data, warnings: [] };
+}
+
+/** Keep the bad file for a person to look at, out of the way of the next write. */
+async function keepCorrupt(path: string): Promise<void> {
+  await rename(path, `${path}.corrupt`).catch(() => undefined);
+}
+
+export async function writeStateFile(dir: string, doc: Omit<StateDoc, 'version'>): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, STATE_FILE);
+  const tmp = `${path}.tmp-${process.pid}`;
+  const body = JSON.stringify({ version: VERSION, ...doc });
+  const file = await open(tmp, 'w', 0o600);
+  try {
+    await file.writeFile(body);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+  // The rename itself is durable only once the directory entry is on disk.
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
