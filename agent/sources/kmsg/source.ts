@@ -1,0 +1,121 @@
+// The kernel-log source: /dev/kmsg reader -> facility filter -> NVIDIA
+// recogniser (with the multi-line joiner) -> Observations. Only facility 0
+// (kernel) records are evidence; drills (user facility + drill tag) are passed
+// on, labelled, only when accepted.
+import type { Observation } from '../../model/evidence.ts';
+import type { SourceState, SourceStatus } from '../../model/source-status.ts';
+import { isDrillText } from '../../parse/drill-marker.ts';
+import type { KmsgRecord } from '../../parse/kmsg-record.ts';
+import { createNvidiaLineParser, mayBeNvidia, type NvidiaRecord } from '../../parse/nvidia.ts';
+import { toObservation } from '../../parse/observation.ts';
+import { KmsgReader, type KmsgCursor, type KmsgLiveness, type KmsgReaderOptions } from './reader.ts';
+
+export interface KmsgSourceOptions extends Omit<KmsgReaderOptions, 'onRecords' | 'onCaughtUp' | 'onError'> {
+  acceptDrills: boolean;
+  onObservation: (obs: Observation, record: NvidiaRecord, raw: KmsgRecord) => void;
+  /** Called after each batch with the cursor that covers it, for the caller to persist. */
+  onCursor?: (cursor: KmsgCursor) => void;
+  onCaughtUp?: () => void;
+  /** Wall-clock ms at boot, to turn the kernel's monotonic usec into `at`. Default: now - CLOCK_MONOTONIC. */
+  bootWallMs?: number;
+}
+
+export interface KmsgSourceStats {
+  /** Drill records seen while drills are not accepted. */
+  drillsIgnored: number;
+  /** Non-kernel records that looked like NVIDIA's and were dropped. */
+  nonKernelDropped: number;
+}
+
+export class KmsgSource {
+  private readonly reader: KmsgReader;
+  private readonly opts: KmsgSourceOptions;
+  private readonly kernel = createNvidiaLineParser();
+  private readonly drills = createNvidiaLineParser();
+  private readonly bootWallMs: number;
+  private readonly now: () => number;
+  private state: SourceState = 'starting';
+  private since: number;
+  private detail = 'opening /dev/kmsg';
+  readonly stats: KmsgSourceStats = { drillsIgnored: 0, nonKernelDropped: 0 };
+
+  constructor(opts: KmsgSourceOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    this.since = this.now();
+    // process.hrtime is CLOCK_MONOTONIC on Linux, the clock kmsg timestamps follow.
+    this.bootWallMs = opts.bootWallMs ?? this.now() - Number(process.hrtime.bigint() / 1_000_000n);
+    this.reader = new KmsgReader({
+      ...opts,
+      onRecords: (recs) => this.onRecords(recs),
+      onCaughtUp: () => {
+        this.setState('up', `reading ${opts.path ?? '/dev/kmsg'}`);
+        opts.onCaughtUp?.();
+      },
+      onError: (code, message) => this.setState('down', `${code}: ${message}`),
+    });
+  }
+
+  start(): void {
+    this.reader.start();
+  }
+
+  stop(): Promise<void> {
+    this.setState('disabled', 'stopped');
+    return this.reader.stop();
+  }
+
+  cursor(): KmsgCursor | null {
+    return this.reader.cursor();
+  }
+
+  whenCaughtUp(): Promise<void> {
+    return this.reader.whenCaughtUp();
+  }
+
+  liveness(): KmsgLiveness {
+    return this.reader.liveness();
+  }
+
+  status(): SourceStatus {
+    const l = this.reader.liveness();
+    // A reopened device is up again even before new records arrive.
+    if (this.state === 'down' && l.alive && l.caughtUp) this.setState('up', `reading ${this.opts.path ?? '/dev/kmsg'}`);
+    let detail = this.detail;
+    if (l.lostCount > 0) detail += `; ${l.lostCount} records overwritten before they were read`;
+    return { source: 'kmsg', state: this.state, since: this.since, detail, caughtUp: l.caughtUp };
+  }
+
+  private setState(state: SourceState, detail: string): void {
+    if (this.state === 'disabled') return;
+    if (state !== this.state) this.since = this.now();
+    this.state = state;
+    this.detail = detail;
+  }
+
+  private onRecords(recs: KmsgRecord[]): void {
+    if (this.state !== 'up' && this.reader.liveness().caughtUp) this.setState('up', `reading ${this.opts.path ?? '/dev/kmsg'}`);
+    for (const rec of recs) {
+      if (!mayBeNvidia(rec.text)) continue;
+      let drill = false;
+      if (rec.facility !== 0) {
+        if (!isDrillText(rec.text)) {
+          this.stats.nonKernelDropped++;
+          continue;
+        }
+        if (!this.opts.acceptDrills) {
+          this.stats.drillsIgnored++;
+          continue;
+        }
+        drill = true;
+      }
+      const at = this.bootWallMs + Math.floor(rec.usec / 1000);
+      for (const r of (drill ? this.drills : this.kernel).push(rec.text)) {
+        const obs = toObservation(r, 'kmsg', at, drill);
+        if (obs !== null) this.opts.onObservation(obs, r, rec);
+      }
+    }
+    const c = this.reader.cursor();
+    if (c !== null) this.opts.onCursor?.(c);
+  }
+}
