@@ -1,0 +1,211 @@
+// Keeps the node's condition equal to the latest desired verdict. One write in
+// flight at a time; the desired state is only ever replaced, never queued, so
+// after an outage exactly one write carries the latest state. A transition to
+// False is written at once, other changes are coalesced, and a heartbeat
+// refreshes lastHeartbeatTime. Before its first write the writer reads the
+// node and adopts the condition found there (status and transition time).
+import type { NodeVerdict } from '../../model/verdict.ts';
+import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
+import { CONTENT_STRATEGIC_MERGE, type KubeClient } from './client.ts';
+import { conditionPatch, conditionToWrite, findCondition, sameContent, type NodeCondition, type NodeLike } from './condition.ts';
+import type { KubeLogger } from './log.ts';
+
+export interface ConditionWriterOptions {
+  /** Absent only in dry-run without any API access. */
+  client: KubeClient | undefined;
+  nodeName: string;
+  conditionType: string;
+  heartbeatMs: number;
+  coalesceMs: number;
+  dryRun: boolean;
+  logger: KubeLogger;
+  clock: () => number;
+  random: () => number;
+  backoff: BackoffPolicy;
+}
+
+export interface AdoptedCondition {
+  status: NodeCondition['status'];
+  reason: string;
+  lastTransitionTime: string;
+}
+
+export interface ConditionWriterStatus {
+  /** ms since epoch of the last successful write. */
+  lastWriteAt: number | undefined;
+  lastError: string | undefined;
+  /** A change or heartbeat is waiting to be written. */
+  pending: boolean;
+  writes: number;
+  failures: number;
+  /** The condition as last read from or written to the API server. */
+  current: NodeCondition | undefined;
+}
+
+export class ConditionWriter {
+  private readonly opts: ConditionWriterOptions;
+  private readonly path: string;
+  private current: NodeCondition | undefined;
+  private synced = false;
+  private desired: NodeVerdict | undefined;
+  private statusSince = 0;
+  /** Clock time the desired content first differed from `current`. */
+  private dirtySince: number | undefined;
+  private retryAt: number | undefined;
+  private consecutiveFailures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private inFlight: Promise<void> | undefined;
+  private stopped = false;
+  private nodeUidValue: string | undefined;
+  private stats = { writes: 0, failures: 0, lastWriteAt: undefined as number | undefined, lastError: undefined as string | undefined };
+
+  constructor(opts: ConditionWriterOptions) {
+    this.opts = opts;
+    this.path = `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/status`;
+  }
+
+  get nodeUid(): string | undefined {
+    return this.nodeUidValue;
+  }
+
+  /** Reads the node once; on failure the read is retried before the first write. */
+  async start(): Promise<{ adopted?: AdoptedCondition; error?: string }> {
+    try {
+      await this.readNode();
+    } catch (err) {
+      this.opts.logger.warn({ node: this.opts.nodeName, err: describeError(err) }, 'cannot read node at start; will read it before the first write');
+      return { error: describeError(err) };
+    }
+    const c = this.current;
+    return c === undefined ? {} : { adopted: { status: c.status, reason: c.reason, lastTransitionTime: c.lastTransitionTime } };
+  }
+
+  setVerdict(verdict: NodeVerdict, now: number): void {
+    if (this.stopped) return;
+    if (this.desired === undefined || this.desired.status !== verdict.status) this.statusSince = now;
+    this.desired = { status: verdict.status, reason: verdict.reason, message: verdict.message };
+    if (sameContent(this.current, verdict)) this.dirtySince = undefined;
+    else this.dirtySince ??= this.opts.clock();
+    this.arm();
+  }
+
+  status(): ConditionWriterStatus {
+    return {
+      lastWriteAt: this.stats.lastWriteAt,
+      lastError: this.stats.lastError,
+      pending: this.dirtySince !== undefined,
+      writes: this.stats.writes,
+      failures: this.stats.failures,
+      current: this.current,
+    };
+  }
+
+  /** Stops timers; a change still waiting gets one last attempt, bounded in time. */
+  async stop(finalWriteTimeoutMs = 2000): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    if (this.inFlight !== undefined) await this.inFlight;
+    if (this.dirtySince !== undefined && this.desired !== undefined) {
+      await this.writeOnce(finalWriteTimeoutMs).catch(() => undefined);
+    }
+  }
+
+  /** When the next write is due, or undefined if nothing is to be written. */
+  private dueAt(): number | undefined {
+    const desired = this.desired;
+    if (desired === undefined) return undefined;
+    const heartbeatBase = this.current === undefined ? undefined : Date.parse(this.current.lastHeartbeatTime);
+    let due = heartbeatBase === undefined || Number.isNaN(heartbeatBase) ? Infinity : heartbeatBase + this.opts.heartbeatMs;
+    if (this.dirtySince !== undefined) {
+      const urgent = desired.status === 'False' && this.current?.status !== 'False';
+      due = Math.min(due, urgent ? this.dirtySince : this.dirtySince + this.opts.coalesceMs);
+    }
+    return this.retryAt === undefined ? due : Math.max(due, this.retryAt);
+  }
+
+  private arm(): void {
+    if (this.stopped || this.inFlight !== undefined) return;
+    const due = this.dueAt();
+    if (due === undefined || due === Infinity) return;
+    if (this.timer !== undefined && this.timerAt <= due) return;
+    this.clearTimer();
+    this.timerAt = due;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.inFlight = this.writeOnce().finally(() => {
+        this.inFlight = undefined;
+        this.arm();
+      });
+    }, Math.max(0, due - this.opts.clock()));
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private async readNode(): Promise<void> {
+    if (this.opts.client === undefined) {
+      this.synced = true;
+      return;
+    }
+    const res = await this.opts.client.request<NodeLike>('GET', `/api/v1/nodes/${encodeURIComponent(this.opts.nodeName)}`);
+    this.adopt(res.body);
+    this.synced = true;
+    if (this.current !== undefined) {
+      this.opts.logger.info({ node: this.opts.nodeName, condition: this.current }, 'adopted the condition found on the node');
+    }
+  }
+
+  private adopt(node: NodeLike | undefined): void {
+    this.current = findCondition(node, this.opts.conditionType);
+    if (node?.metadata?.uid !== undefined) this.nodeUidValue = node.metadata.uid;
+    if (this.desired !== undefined && sameContent(this.current, this.desired)) this.dirtySince = undefined;
+    else if (this.desired !== undefined) this.dirtySince ??= this.opts.clock();
+  }
+
+  /** One attempt: read the node if never read, then patch the latest desired state. Never throws. */
+  private async writeOnce(timeoutMs?: number): Promise<void> {
+    const { client, logger, nodeName, clock } = this.opts;
+    try {
+      if (!this.synced) await this.readNode();
+      const desired = this.desired;
+      const now = clock();
+      const due = this.dueAt();
+      if (desired === undefined || due === undefined || (due > now && !this.stopped)) return;
+      const condition = conditionToWrite(this.opts.conditionType, desired, this.statusSince, this.current, now);
+      const flipped = this.current?.status !== condition.status;
+      const why = this.dirtySince === undefined ? 'heartbeat' : flipped ? 'transition' : 'update';
+      if (this.opts.dryRun || client === undefined) {
+        logger.info({ dryRun: true, node: nodeName, condition, why }, 'would write node condition');
+        this.current = condition;
+      } else {
+        const res = await client.request<NodeLike>('PATCH', this.path, {
+          body: conditionPatch(condition),
+          contentType: CONTENT_STRATEGIC_MERGE,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        });
+        this.current = findCondition(res.body, this.opts.conditionType) ?? condition;
+        if (res.body?.metadata?.uid !== undefined) this.nodeUidValue = res.body.metadata.uid;
+        logger.info({ node: nodeName, condition: this.current, why }, 'wrote node condition');
+      }
+      // The desired state may have changed while the request was out; compare again.
+      this.dirtySince = this.desired !== undefined && !sameContent(this.current, this.desired) ? clock() : undefined;
+      this.stats.writes++;
+      this.stats.lastWriteAt = now;
+      this.stats.lastError = undefined;
+      this.consecutiveFailures = 0;
+      this.retryAt = undefined;
+    } catch (err) {
+      this.consecutiveFailures++;
+      this.stats.failures++;
+      this.stats.lastError = describeError(err);
+      const delay = backoffDelay(this.consecutiveFailures, err, this.opts.backoff, this.opts.random);
+      this.retryAt = clock() + delay;
+      logger.warn({ node: nodeName, err: describeError(err), failures: this.consecutiveFailures, retryInMs: delay }, 'node condition write failed; will retry');
+    }
+  }
+}

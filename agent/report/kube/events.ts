@@ -1,0 +1,272 @@
+// events.k8s.io/v1 Events regarding the Node. A notice key is one Event object:
+// its first occurrence creates it, repeats only raise `series.count` (a PATCH at
+// most every `seriesIntervalMs` per key). Every API call takes a token from one
+// bucket, so a storm of notices costs at most `burst` calls and then one per
+// `refillMs`; new keys beyond a bounded queue are counted and dropped.
+import { randomBytes } from 'node:crypto';
+import type { Notice } from '../../model/verdict.ts';
+import { backoffDelay, describeError, isTransient, type BackoffPolicy } from './backoff.ts';
+import { CONTENT_MERGE, KubeApiError, type KubeClient } from './client.ts';
+import type { KubeLogger } from './log.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export const REPORTING_CONTROLLER = 'gpu-health-agent';
+
+export interface EventRecorderOptions {
+  /** Absent only in dry-run without any API access. */
+  client: KubeClient | undefined;
+  namespace: string;
+  nodeName: string;
+  /** The Node's uid once known (read by the condition writer). */
+  nodeUid: () => string | undefined;
+  dryRun: boolean;
+  logger: KubeLogger;
+  clock: () => number;
+  random: () => number;
+  backoff: BackoffPolicy;
+  burst: number;
+  refillMs: number;
+  seriesIntervalMs: number;
+  /** Keys remembered for aggregation; the least recently seen are forgotten first. */
+  maxKeys: number;
+  /** New keys waiting for a token; more are dropped. */
+  maxPendingCreates: number;
+}
+
+export interface EventRecorderStatus {
+  created: number;
+  seriesUpdates: number;
+  dropped: number;
+  failures: number;
+  pending: number;
+  lastError: string | undefined;
+  lastWriteAt: number | undefined;
+}
+
+interface Series {
+  /** The first notice fixes the object's type, reason and note (they are immutable). */
+  first: Notice;
+  count: number;
+  lastAt: number;
+  name: string | undefined;
+  /** Count the API server holds. */
+  sentCount: number;
+  sentAt: number;
+}
+
+/** metav1.MicroTime: RFC 3339 with microseconds. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export class EventRecorder {
+  private readonly opts: EventRecorderOptions;
+  private readonly series = new Map<string, Series>();
+  private readonly bucket: TokenBucket;
+  private readonly basePath: string;
+  private pendingCreates = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private running: Promise<void> | undefined;
+  private draining = false;
+  private retryAt = 0;
+  private consecutiveFailures = 0;
+  private stopped = false;
+  private lastDropLogAt = -Infinity;
+  private stats: EventRecorderStatus = { created: 0, seriesUpdates: 0, dropped: 0, failures: 0, pending: 0, lastError: undefined, lastWriteAt: undefined };
+
+  constructor(opts: EventRecorderOptions) {
+    this.opts = opts;
+    this.bucket = new TokenBucket(opts.burst, opts.refillMs, opts.clock());
+    this.basePath = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(opts.namespace)}/events`;
+  }
+
+  notice(n: Notice): void {
+    if (this.stopped) return;
+    const s = this.series.get(n.key);
+    if (s !== undefined) {
+      s.count++;
+      s.lastAt = Math.max(s.lastAt, n.at);
+      this.series.delete(n.key); // most recently seen goes last
+      this.series.set(n.key, s);
+    } else {
+      if (this.pendingCreates >= this.opts.maxPendingCreates) {
+        this.drop(n, 'too many new event keys waiting for the rate limit');
+        return;
+      }
+      this.series.set(n.key, { first: n, count: 1, lastAt: n.at, name: undefined, sentCount: 0, sentAt: -Infinity });
+      this.pendingCreates++;
+      this.evict();
+    }
+    this.wake(this.opts.clock());
+  }
+
+  status(): EventRecorderStatus {
+    let pending = 0;
+    for (const s of this.series.values()) if (s.count > s.sentCount) pending++;
+    return { ...this.stats, pending };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    if (this.running !== undefined) await this.running;
+  }
+
+  private drop(n: Notice, why: string): void {
+    this.stats.dropped++;
+    const now = this.opts.clock();
+    if (now - this.lastDropLogAt >= 60_000) {
+      this.lastDropLogAt = now;
+      this.opts.logger.warn({ node: this.opts.nodeName, reason: n.reason, key: n.key, dropped: this.stats.dropped, why }, 'event dropped');
+    }
+  }
+
+  private evict(): void {
+    if (this.series.size <= this.opts.maxKeys) return;
+    for (const [key, s] of this.series) {
+      if (s.name === undefined) continue; // waiting to be created: keep
+      this.series.delete(key);
+      if (this.series.size <= this.opts.maxKeys) return;
+    }
+  }
+
+  private wake(at: number): void {
+    if (this.stopped || this.draining) return;
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.running = this.drain();
+    }, Math.max(0, at - this.opts.clock()));
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** Sends what is due while tokens last, then sleeps until the next thing is due. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    let wakeAt = Infinity;
+    try {
+      wakeAt = await this.sendDue();
+    } finally {
+      this.draining = false;
+    }
+    if (wakeAt !== Infinity) this.wake(wakeAt);
+  }
+
+  private async sendDue(): Promise<number> {
+    let wakeAt = Infinity;
+    while (!this.stopped) {
+      const now = this.opts.clock();
+      if (this.retryAt > now) {
+        wakeAt = this.retryAt;
+        break;
+      }
+      const next = this.nextWork(now);
+      if (next.series === undefined) {
+        wakeAt = next.wakeAt;
+        break;
+      }
+      if (!this.bucket.tryTake(now)) {
+        wakeAt = this.bucket.nextAt(now);
+        break;
+      }
+      await this.send(next.series);
+    }
+    return wakeAt;
+  }
+
+  private nextWork(now: number): { series?: Series; wakeAt: number } {
+    let wakeAt = Infinity;
+    let patch: Series | undefined;
+    for (const s of this.series.values()) {
+      if (s.name === undefined) return { series: s, wakeAt: now };
+      if (s.count <= s.sentCount) continue;
+      const due = s.sentAt + this.opts.seriesIntervalMs;
+      if (due <= now) patch ??= s;
+      else wakeAt = Math.min(wakeAt, due);
+    }
+    return patch === undefined ? { wakeAt } : { series: patch, wakeAt: now };
+  }
+
+  private async send(s: Series): Promise<void> {
+    const { client, logger, nodeName, clock } = this.opts;
+    const creating = s.name === undefined;
+    const count = s.count;
+    const lastAt = s.lastAt;
+    const series = count >= 2 ? { count, lastObservedTime: microTime(lastAt) } : undefined;
+    try {
+      if (creating) {
+        const name = `${nodeName.slice(0, 200)}.${clock().toString(16)}${randomBytes(3).toString('hex')}`;
+        const body = this.eventBody(s.first, name, series);
+        if (this.opts.dryRun || client === undefined) logger.info({ dryRun: true, event: body }, 'would create event');
+        else await client.request('POST', this.basePath, { body });
+        s.name = name;
+        this.pendingCreates--;
+        this.stats.created++;
+      } else {
+        const body = { series };
+        if (this.opts.dryRun || client === undefined) logger.info({ dryRun: true, name: s.name, series }, 'would update event series');
+        else await client.request('PATCH', `${this.basePath}/${encodeURIComponent(s.name as string)}`, { body, contentType: CONTENT_MERGE });
+        this.stats.seriesUpdates++;
+      }
+      s.sentCount = count;
+      s.sentAt = clock();
+      this.stats.lastWriteAt = s.sentAt;
+      this.consecutiveFailures = 0;
+    } catch (err) {
+      this.stats.failures++;
+      this.stats.lastError = describeError(err);
+      if (err instanceof KubeApiError && err.status === 404 && !creating) {
+        s.name = undefined; // expired (event TTL): create it again with the whole count
+        this.pendingCreates++;
+        return;
+      }
+      if (err instanceof KubeApiError && err.status === 409 && creating) return; // name taken: a new name next time
+      if (!isTransient(err)) {
+        logger.warn({ node: nodeName, reason: s.first.reason, err: describeError(err) }, 'event refused by the API server; dropping it');
+        if (creating) {
+          this.series.delete(s.first.key);
+          this.pendingCreates--;
+          this.stats.dropped++;
+        } else {
+          s.sentCount = count;
+        }
+        return;
+      }
+      this.consecutiveFailures++;
+      const delay = backoffDelay(this.consecutiveFailures, err, this.opts.backoff, this.opts.random);
+      this.retryAt = clock() + delay;
+      logger.warn({ node: nodeName, err: describeError(err), retryInMs: delay }, 'event write failed; will retry');
+    }
+  }
+
+  private eventBody(n: Notice, name: string, series: { count: number; lastObservedTime: string } | undefined): Record<string, unknown> {
+    const uid = this.opts.nodeUid();
+    return {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name, namespace: this.opts.namespace },
+      eventTime: microTime(n.at),
+      ...(series !== undefined ? { series } : {}),
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: clip(this.opts.nodeName, 128),
+      action: n.drill ? 'Drill' : 'GPUHealthCheck',
+      reason: clip(n.reason, 128),
+      note: clip(n.drill ? `[drill] ${n.note}` : n.note, 1024),
+      type: n.type,
+      regarding: { apiVersion: 'v1', kind: 'Node', name: this.opts.nodeName, ...(uid !== undefined ? { uid } : {}) },
+    };
+  }
+}

@@ -1,0 +1,161 @@
+// The Kubernetes reporter: the node condition writer and the Event recorder
+// behind one small interface for the runtime. Connection: `kubeconfig` when
+// given, else in-cluster; in dry-run a missing connection is fine and nothing
+// is ever written, only logged.
+import type { NodeVerdict, Notice } from '../../model/verdict.ts';
+import { DEFAULT_BACKOFF, describeError, type BackoffPolicy } from './backoff.ts';
+import { KubeClient } from './client.ts';
+import { ConditionWriter, type AdoptedCondition, type ConditionWriterStatus } from './condition-writer.ts';
+import { loadConnection, type KubeConnection } from './connection.ts';
+import { EventRecorder, type EventRecorderStatus } from './events.ts';
+import type { KubeLogger } from './log.ts';
+
+export const DEFAULT_CONDITION_TYPE = 'AcceleratedHardwareReady';
+
+export interface KubeReporterOptions {
+  nodeName: string;
+  /** Default `AcceleratedHardwareReady`. */
+  conditionType?: string;
+  /** Default 5 minutes. */
+  heartbeatMs?: number;
+  /** Non-False changes within this window are one write. Default 1000. */
+  coalesceMs?: number;
+  dryRun?: boolean;
+  /** Path of a kubeconfig; in-cluster configuration when absent. */
+  kubeconfig?: string;
+  /** Overrides kubeconfig and in-cluster (tests). */
+  connection?: KubeConnection;
+  /** Namespace Events go to; `default`, where `kubectl events --for node/<name>` looks. */
+  eventNamespace?: string;
+  logger: KubeLogger;
+  /** Per-request limit, ms. Default 10 s. */
+  requestTimeoutMs?: number;
+  backoff?: BackoffPolicy;
+  /** Event rate limit: burst (default 25), then one call per refillMs (default 5000). */
+  eventBurst?: number;
+  eventRefillMs?: number;
+  /** Least time between two series updates of one Event. Default 10 s. */
+  eventSeriesIntervalMs?: number;
+  clock?: () => number;
+  random?: () => number;
+}
+
+export interface KubeReporterStatus extends Omit<ConditionWriterStatus, 'current'> {
+  condition: ConditionWriterStatus['current'];
+  events: EventRecorderStatus;
+}
+
+/** What the debug endpoint shows about the last write (same shape as the runtime's WriteRecord). */
+export interface KubeWriteRecord {
+  at: number;
+  what: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface KubeReporter {
+  readonly name: 'kube';
+  /** Connects and reads the node; `adopted` is the condition found there. Never throws for an unreachable server. */
+  start(): Promise<{ adopted?: AdoptedCondition; error?: string }>;
+  setVerdict(verdict: NodeVerdict, now: number): void;
+  notice(notice: Notice): void;
+  status(): KubeReporterStatus;
+  lastWrite(): KubeWriteRecord | null;
+  stop(): Promise<void>;
+}
+
+export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
+  const clock = opts.clock ?? Date.now;
+  const random = opts.random ?? Math.random;
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const dryRun = opts.dryRun ?? false;
+  let client: KubeClient | undefined;
+  let writer: ConditionWriter | undefined;
+  let events: EventRecorder | undefined;
+  // Before start() resolves, what the runtime says is held here and replayed.
+  let early: { verdict?: { v: NodeVerdict; now: number }; notices: Notice[] } = { notices: [] };
+
+  const parts = (): { writer: ConditionWriter; events: EventRecorder } => {
+    if (writer === undefined || events === undefined) throw new Error('kube reporter: start() first');
+    return { writer, events };
+  };
+
+  return {
+    name: 'kube',
+
+    async start() {
+      try {
+        const conn = opts.connection ?? (await loadConnection(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}));
+        client = new KubeClient(conn, { timeoutMs: opts.requestTimeoutMs ?? 10_000 });
+      } catch (err) {
+        if (!dryRun) throw err;
+        opts.logger.warn({ err: describeError(err) }, 'dry run without API access: the node is not read, writes are only logged');
+      }
+      writer = new ConditionWriter({
+        client,
+        nodeName: opts.nodeName,
+        conditionType: opts.conditionType ?? DEFAULT_CONDITION_TYPE,
+        heartbeatMs: opts.heartbeatMs ?? 5 * 60_000,
+        coalesceMs: opts.coalesceMs ?? 1000,
+        dryRun,
+        logger: opts.logger,
+        clock,
+        random,
+        backoff,
+      });
+      const w = writer;
+      events = new EventRecorder({
+        client,
+        namespace: opts.eventNamespace ?? 'default',
+        nodeName: opts.nodeName,
+        nodeUid: () => w.nodeUid,
+        dryRun,
+        logger: opts.logger,
+        clock,
+        random,
+        backoff,
+        burst: opts.eventBurst ?? 25,
+        refillMs: opts.eventRefillMs ?? 5000,
+        seriesIntervalMs: opts.eventSeriesIntervalMs ?? 10_000,
+        maxKeys: 512,
+        maxPendingCreates: 64,
+      });
+      const result = await writer.start();
+      const held = early;
+      early = { notices: [] };
+      if (held.verdict !== undefined) writer.setVerdict(held.verdict.v, held.verdict.now);
+      for (const n of held.notices) events.notice(n);
+      return result;
+    },
+
+    setVerdict(v, now) {
+      if (writer === undefined) early.verdict = { v, now };
+      else writer.setVerdict(v, now);
+    },
+
+    notice(n) {
+      if (events === undefined) {
+        if (early.notices.length < 64) early.notices.push(n);
+      } else events.notice(n);
+    },
+
+    status() {
+      const { writer: w, events: e } = parts();
+      const { current, ...rest } = w.status();
+      return { ...rest, condition: current, events: e.status() };
+    },
+
+    lastWrite() {
+      if (writer === undefined) return null;
+      const s = writer.status();
+      if (s.lastError !== undefined) return { at: clock(), what: 'condition', ok: false, detail: s.lastError };
+      if (s.lastWriteAt === undefined || s.current === undefined) return null;
+      return { at: s.lastWriteAt, what: 'condition', ok: true, detail: `${s.current.status} ${s.current.reason}${dryRun ? ' (dry run)' : ''}` };
+    },
+
+    async stop() {
+      await Promise.all([writer?.stop(), events?.stop()]);
+      client?.close();
+    },
+  };
+}
