@@ -1,5 +1,7 @@
-// Writes deploy/manifests/ from the Helm chart's default rendering, so the plain
-// manifests never drift from the chart (test/unit/manifests.test.ts checks it).
+// Writes the plain manifests from the Helm chart's default rendering, so they
+// never drift from the chart (test/unit/manifests.test.ts checks it):
+// deploy/manifests/ (everything) and deploy/rbac/, deploy/admission/ (the
+// identity and policy pieces alone, which the cluster tests apply).
 //   node scripts/generate-manifests.ts           write the files
 //   node scripts/generate-manifests.ts --check   exit 1 if they differ
 import { execFile } from 'node:child_process';
@@ -38,17 +40,44 @@ metadata:
     pod-security.kubernetes.io/audit: privileged
 `;
 
-/** `helm template` of the chart with default values, as the manifests file holds it. */
+/** `helm template` of the chart with default values (only `templates` when given). */
+async function template(helm: string, templates: string[] = []): Promise<string> {
+  const only = templates.flatMap((t) => ['--show-only', `templates/${t}`]);
+  const { stdout } = await run(helm, ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE, ...only], { maxBuffer: 16 * 1024 * 1024 });
+  return stdout;
+}
+
+/** The full default rendering, as deploy/manifests/gpu-health-agent.yaml holds it. */
 export async function renderDefault(helm: string): Promise<string> {
-  const { stdout } = await run(helm, ['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE], { maxBuffer: 16 * 1024 * 1024 });
-  return HEADER + stdout;
+  return HEADER + (await template(helm));
 }
 
 export const FILES = { agent: join(MANIFESTS_DIR, 'gpu-health-agent.yaml'), namespace: join(MANIFESTS_DIR, 'namespace.yaml') };
 
+/** deploy/rbac and deploy/admission files, each from one chart template. */
+export const PIECES: Record<string, string> = {
+  [join(ROOT, 'deploy', 'rbac', 'serviceaccount.yaml')]: 'serviceaccount.yaml',
+  [join(ROOT, 'deploy', 'rbac', 'clusterrole.yaml')]: 'clusterrole.yaml',
+  [join(ROOT, 'deploy', 'rbac', 'events-role.yaml')]: 'events-role.yaml',
+  [join(ROOT, 'deploy', 'admission', 'node-status-policy.yaml')]: 'validatingadmissionpolicy.yaml',
+};
+
+function pieceHeader(template: string): string {
+  return `# Generated from deploy/helm/gpu-health-agent/templates/${template} with the chart's
+# default values. Do not edit: change the chart, then run \`npm run manifests\`.
+`;
+}
+
+/** Every generated file with the text it must hold. */
+export async function expectedFiles(helm: string): Promise<Record<string, string>> {
+  const want: Record<string, string> = { [FILES.agent]: await renderDefault(helm), [FILES.namespace]: NAMESPACE_YAML };
+  for (const [path, name] of Object.entries(PIECES)) want[path] = pieceHeader(name) + (await template(helm, [name]));
+  return want;
+}
+
 async function main(): Promise<number> {
   const { helm } = await findBinaries({ build: false });
-  const want = { [FILES.agent]: await renderDefault(helm), [FILES.namespace]: NAMESPACE_YAML };
+  const want = await expectedFiles(helm);
   const check = process.argv.includes('--check');
   let stale = 0;
   for (const [path, text] of Object.entries(want)) {
@@ -58,7 +87,7 @@ async function main(): Promise<number> {
     if (check) process.stderr.write(`${path} differs from the chart's default rendering; run npm run manifests\n`);
     else await writeFile(path, text);
   }
-  if (!check) process.stdout.write(`wrote ${MANIFESTS_DIR} (${stale} file(s) changed)\n`);
+  if (!check) process.stdout.write(`wrote deploy/manifests, deploy/rbac, deploy/admission (${stale} file(s) changed)\n`);
   return check && stale > 0 ? 1 : 0;
 }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are checked field by field. */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
 
 export function parseManifests(text: string): K8sObject[] {
   return parseAllDocuments(text)
@@ -142,25 +142,33 @@ export function checkDaemonSet(ds: K8sObject, want: Expectations): void {
   }
 }
 
-/** RBAC: no more than the agent needs. */
-export function checkRbac(role: K8sObject, binding: K8sObject, serviceAccount: { name: string; namespace: string }): void {
-  const rules = role.rules as any[];
-  const grants = rules.flatMap((r) =>
-    (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${g}/${res}:${v}`))),
+/** RBAC: no more than the agent needs; the roles are bound to its ServiceAccount only. */
+export function checkRbac(objects: K8sObject[], serviceAccount: { name: string; namespace: string }): void {
+  const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+  const bindings = objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding');
+  const grants = roles.flatMap((role) =>
+    (role.rules as any[]).flatMap((r) =>
+      (r.apiGroups as string[]).flatMap((g) =>
+        (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${role.kind}:${role.metadata.namespace ?? ''}:${g}/${res}:${v}`)),
+      ),
+    ),
   );
-  assert.ok(grants.includes('/nodes/status:patch'), 'may patch node status');
-  assert.ok(grants.includes('/nodes:get'), 'may read its node');
-  assert.ok(grants.some((g) => g === 'events.k8s.io/events:create'), 'may create events');
+  assert.ok(grants.includes('ClusterRole::/nodes/status:patch'), 'may patch node status');
+  assert.ok(grants.includes('ClusterRole::/nodes:get'), 'may read its node');
+  assert.ok(grants.includes('Role:default:events.k8s.io/events:create'), 'may create node Events in default');
   for (const g of grants) {
     assert.doesNotMatch(g, /\*/, `no wildcards (${g})`);
-    assert.doesNotMatch(g, /^\/nodes:(update|patch|delete)$/, `no writes to the node object itself (${g})`);
-    assert.doesNotMatch(g, /secrets|pods\/exec|:escalate|:bind|:impersonate/, `nothing sensitive (${g})`);
+    assert.doesNotMatch(g, /\/nodes:(update|patch|delete|create)$/, `no writes to the node object itself (${g})`);
+    assert.doesNotMatch(g, /secrets|pods|configmaps|:list$|:watch$|:escalate|:bind|:impersonate/, `nothing sensitive, no list/watch (${g})`);
   }
-  assert.equal(binding.roleRef.name, role.metadata.name);
-  assert.deepEqual(
-    (binding.subjects as any[]).map((s) => ({ kind: s.kind, name: s.name, namespace: s.namespace })),
-    [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace: serviceAccount.namespace }],
-  );
+  assert.equal(bindings.length, roles.length, 'one binding per role');
+  for (const binding of bindings) {
+    assert.ok(roles.some((r) => r.metadata.name === binding.roleRef.name && r.kind === binding.roleRef.kind), `${binding.metadata.name} binds a chart role`);
+    assert.deepEqual(
+      (binding.subjects as any[]).map((s) => ({ kind: s.kind, name: s.name, namespace: s.namespace })),
+      [{ kind: 'ServiceAccount', name: serviceAccount.name, namespace: serviceAccount.namespace }],
+    );
+  }
 }
 
 /** The admission policy narrows the service account to its own node and condition. */
