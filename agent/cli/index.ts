@@ -7,6 +7,7 @@ export interface Command {
 
 const commands: Record<string, () => Promise<Command>> = {
   parse: async () => (await import('./parse.ts')).command,
+  rules: async () => (await import('./rules.ts')).command,
 };
 
 function usage(): string {

@@ -1,0 +1,137 @@
+// `gpu-health-agent rules validate [FILE]` and `rules explain <code> [--rules FILE]`:
+// check a rule file before it goes into a ConfigMap, and see which entry a code
+// gets and where that entry came from.
+import type { Command } from './index.ts';
+import { parseCodeSpec } from '../rules/classify.ts';
+import { formatWindow } from '../rules/duration.ts';
+import { defaultsPath, loadDefaults, loadRuleFile } from '../rules/load.ts';
+import { fillLevel, lookupEntry } from '../rules/table.ts';
+import type { RuleEntry, RuleTable } from '../rules/types.ts';
+
+const USAGE = `usage:
+  gpu-health-agent rules validate [FILE]            check FILE (an override of the defaults), or the defaults
+  gpu-health-agent rules explain CODE [--rules FILE] print the effective entry for CODE and where it came from
+
+CODE: 79 or xid:79, sxid:12, dcgm:14, dcgm:14/fail, dcgm:fail, counter:ecc-dbe-volatile,
+      event:fallen-off-bus, event:device-count-mismatch, recovery:2
+`;
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function err(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+async function tableFor(file: string | undefined): Promise<{ table: RuleTable } | { errors: string[] }> {
+  if (file === undefined) return { table: loadDefaults() };
+  const loaded = await loadRuleFile(file);
+  return loaded.ok ? { table: loaded.table } : { errors: loaded.errors.map((e) => `${file}: ${e}`) };
+}
+
+async function validate(args: string[]): Promise<number> {
+  if (args.length > 1) {
+    err(USAGE);
+    return 2;
+  }
+  const file = args[0];
+  let loaded: Awaited<ReturnType<typeof tableFor>>;
+  try {
+    loaded = await tableFor(file);
+  } catch (e) {
+    err(`defaults: ${(e as Error).message}`);
+    return 1;
+  }
+  if ('errors' in loaded) {
+    for (const line of loaded.errors) err(line);
+    err(`${file}: invalid (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})`);
+    return 1;
+  }
+  const t = loaded.table;
+  if (file === undefined) out(`${defaultsPath()}: ok, ${t.entries.size} entries (${t.apiVersion})`);
+  else out(`${file}: ok, changes ${t.overridden.length} entr${t.overridden.length === 1 ? 'y' : 'ies'}${t.overridden.length > 0 ? `: ${t.overridden.join(', ')}` : ''}`);
+  return 0;
+}
+
+function describeEntry(e: RuleEntry): string[] {
+  const esc = e.escalation;
+  const lines = [
+    `  severity:    ${e.severity}`,
+    `  action:      ${e.action}`,
+    `  reason:      ${fillLevel(e.reason, e.severity)}`,
+    `  escalation:  ${
+      esc === null
+        ? 'none'
+        : `${esc.count}${esc.distinct === 'process' ? ' distinct processes' : ''} within ${formatWindow(esc.windowMs)} per ${esc.scope} -> ${esc.severity}` +
+          `, action ${esc.action ?? e.action}, reason ${fillLevel(esc.reason ?? e.reason, esc.severity)}`
+    }`,
+    `  clearOn:     ${e.clearOn.join(', ')}${e.quietMs !== null && e.clearOn.includes('quiet') ? ` (quiet window ${formatWindow(e.quietMs)})` : ''}`,
+    `  description: ${e.description}`,
+    `  from:        ${e.origin}`,
+  ];
+  return lines;
+}
+
+async function explain(args: string[]): Promise<number> {
+  let file: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--rules') file = args[++i];
+    else if (a.startsWith('--rules=')) file = a.slice('--rules='.length);
+    else rest.push(a);
+  }
+  const spec = rest[0] === undefined || rest.length > 1 ? null : parseCodeSpec(rest[0]);
+  if (spec === null || (args.includes('--rules') && file === undefined)) {
+    err(rest[0] === undefined ? USAGE : `rules explain: cannot read code "${rest.join(' ')}"\n${USAGE}`);
+    return 2;
+  }
+  let loaded: Awaited<ReturnType<typeof tableFor>>;
+  try {
+    loaded = await tableFor(file);
+  } catch (e) {
+    err(`defaults: ${(e as Error).message}`);
+    return 1;
+  }
+  if ('errors' in loaded) {
+    for (const line of loaded.errors) err(line);
+    return 1;
+  }
+  const table = loaded.table;
+  const found = lookupEntry(table, spec.family, spec.code, spec.variant);
+  const lines = [`${spec.family}:${spec.code}${spec.variant !== null && spec.variant !== spec.code ? `/${spec.variant}` : ''}`];
+  lines.push(`  entry:       ${found.unknown ? `${found.matched} (no entry names this code)` : found.matched}`);
+  lines.push(...describeEntry(found.entry));
+  const same = found.entry.sameAs;
+  if (same !== null) {
+    if (same === 'xid:message') {
+      lines.push('  counted as:  the Xid named in the DCGM incident message (explain that Xid); without one, the result-level entry');
+    } else {
+      const target = parseCodeSpec(same);
+      if (target !== null) {
+        const t = lookupEntry(table, target.family, target.code, target.variant);
+        lines.push(`  counted as:  ${same}, so the kernel's and DCGM's report of one fault count once; that entry decides:`);
+        lines.push(...describeEntry(t.entry).map((l) => `  ${l}`));
+      }
+    }
+  }
+  lines.push(`table: ${table.origin}`);
+  out(lines.join('\n'));
+  return 0;
+}
+
+export const command: Command = {
+  summary: 'validate a rule file, or explain the effective rule for a code',
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (sub === 'validate') return validate(rest);
+    if (sub === 'explain') return explain(rest);
+    if (sub === '--help' || sub === '-h' || sub === 'help') {
+      out(USAGE);
+      return 0;
+    }
+    err(USAGE);
+    return 2;
+  },
+};

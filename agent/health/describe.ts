@@ -1,0 +1,85 @@
+// How findings read: their effective severity, action and reason (after
+// escalation), and the one-line descriptions the condition message, Events and
+// the debug endpoint use.
+import type { RepairAction, Severity } from '../rules/types.ts';
+import { REPAIR_ACTIONS } from '../rules/types.ts';
+import { fillLevel } from '../rules/table.ts';
+import type { Finding, GpuHealth } from './types.ts';
+import { NODE_ID } from './types.ts';
+
+export function severityOf(f: Finding): Severity {
+  return f.escalated && f.entry.escalation !== null ? f.entry.escalation.severity : f.entry.severity;
+}
+
+export function actionOf(f: Finding): RepairAction {
+  return f.escalated && f.entry.escalation?.action != null ? f.entry.escalation.action : f.entry.action;
+}
+
+export function reasonOf(f: Finding): string {
+  const template = f.escalated && f.entry.escalation?.reason != null ? f.entry.escalation.reason : f.entry.reason;
+  return fillLevel(template, severityOf(f));
+}
+
+export function isFatal(f: Finding): boolean {
+  return severityOf(f) === 'fatal';
+}
+
+/** Lower is stronger: REPLACE, RESTART_BM, ... NONE. */
+export function actionRank(a: RepairAction): number {
+  const i = REPAIR_ACTIONS.indexOf(a);
+  return i < 0 ? REPAIR_ACTIONS.length : i;
+}
+
+export function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
+
+export function bounded(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** `GPU 3 (0000:3b:00.0, GPU-1a2b...)`, or `node` for findings that name no GPU. */
+export function gpuLabel(gpu: GpuHealth): string {
+  if (gpu.id === NODE_ID) return 'node';
+  const parts = [gpu.pci, gpu.uuid].filter((p) => p !== null);
+  const head = gpu.index === null ? 'GPU' : `GPU ${gpu.index}`;
+  return parts.length === 0 ? head : `${head} (${parts.join(', ')})`;
+}
+
+export function codeLabel(f: Finding): string {
+  switch (f.family) {
+    case 'xid':
+      return `Xid ${f.code}`;
+    case 'sxid':
+      return `SXid ${f.code}`;
+    case 'dcgm':
+      return `DCGM code ${f.code}${f.variant === null ? '' : ` ${f.variant.toUpperCase()}`}`;
+    case 'recovery':
+      return `recovery action ${f.code}`;
+    default:
+      return String(f.code);
+  }
+}
+
+/** One finding in a sentence: everything an on-call engineer needs to find it again. */
+export function findingLine(gpu: GpuHealth, f: Finding): string {
+  const seen = f.count === 1 ? `at ${iso(f.firstSeen)}` : `x${f.count}, first ${iso(f.firstSeen)}, last ${iso(f.lastSeen)}`;
+  return `${f.drill ? '[drill] ' : ''}${reasonOf(f)} on ${gpuLabel(gpu)}: ${codeLabel(f)} ${seen}, action ${actionOf(f)}`;
+}
+
+/** Joins parts with `sep` while they fit in `max`, then says how many were left out. */
+export function joinBounded(parts: string[], sep: string, max: number): string {
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const piece = (out === '' ? '' : sep) + parts[i];
+    const rest = parts.length - i - 1;
+    const tail = rest > 0 ? `${sep}+${rest} more` : '';
+    if (out.length + piece.length + tail.length <= max) {
+      out += piece;
+      continue;
+    }
+    const more = `${out === '' ? '' : sep}+${parts.length - i} more`;
+    return out.length + more.length <= max ? out + more : bounded(out, max);
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+// The health state: per GPU, the findings classification produced, with what
+// the lifecycle needs to count, escalate and clear them. Plain data plus Maps
+// (toSnapshot turns it into JSON).
+import type { EvidenceKind, SourceName } from '../model/evidence.ts';
+import type { SourceStatus } from '../model/source-status.ts';
+import type { RuleEntry, RuleFamily, RuleTable } from '../rules/types.ts';
+
+/** One counted occurrence, for escalation windows. `tag` is the process name when the entry counts distinct processes. */
+export interface Occurrence {
+  at: number;
+  tag: string;
+}
+
+export interface Finding {
+  /** Rule key: `xid:79`, `sxid:12`, `dcgm:14`, `counter:ecc-dbe-volatile`, `event:device-count-mismatch`, `recovery:2`. */
+  key: string;
+  family: RuleFamily;
+  code: number | string;
+  /** `fail`/`warn` (DCGM), `fatal`/`non-fatal` (SXid): the rule lookup uses it. */
+  variant: string | null;
+  /** The effective rule entry, `{code}` filled in. */
+  entry: RuleEntry;
+  /** True when the family's unknown default applied. */
+  unknownCode: boolean;
+  /** Promoted by its entry's escalation; stays so until the finding clears. */
+  escalated: boolean;
+  drill: boolean;
+  /** Distinct occurrences (one fault seen by kernel log and DCGM counts once). */
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  /** The last counted occurrence: when, from which source, as which evidence. */
+  last: { at: number; source: SourceName; kind: EvidenceKind };
+  /** Recent occurrences for the escalation window; empty when the entry has no gpu-scope escalation. */
+  occurrences: Occurrence[];
+  sources: SourceName[];
+  /** For level evidence (DCGM incidents, counters, device count): the last reported value; null if only edge evidence. */
+  levelSig: string | null;
+  /** The last record's text, bounded. */
+  detail: string;
+}
+
+export interface GpuHealth {
+  /** `pci:<bdf>`, `uuid:<uuid>`, `index:<n>` (the identity it was first seen by), or `node`. */
+  id: string;
+  pci: string | null;
+  uuid: string | null;
+  index: number | null;
+  /** By finding id (rule key, `#drill` appended for drills); least recently seen first. */
+  findings: Map<string, Finding>;
+  /**
+   * Findings an operator or a GPU reset cleared while a level source (DCGM's health
+   * check keeps reporting an incident until nv-hostengine restarts) still reports
+   * them: finding id -> the level value at the clear. The same report does not raise
+   * them again; a different value does. Dropped on reboot.
+   */
+  latched: Map<string, string>;
+  lastSeen: number;
+}
+
+export interface HealthLimits {
+  maxGpus: number;
+  maxFindingsPerGpu: number;
+}
+
+export const DEFAULT_LIMITS: HealthLimits = { maxGpus: 64, maxFindingsPerGpu: 256 };
+
+export interface HealthState {
+  bootId: string;
+  /** GPU records by id; the node-level record (`node`) holds findings that name no GPU. */
+  gpus: Map<string, GpuHealth>;
+  /** `pci:..`, `uuid:..`, `index:..` -> GPU id. */
+  aliases: Map<string, string>;
+  sources: Map<SourceName, SourceStatus>;
+  /** Node-scope escalation: occurrences per finding id across all GPUs. */
+  nodeOccurrences: Map<string, { windowMs: number; list: Occurrence[] }>;
+  /** Findings (or new GPUs) dropped to stay within `limits`. */
+  evicted: number;
+  /** Evidence classified `ignore`. */
+  ignored: number;
+  limits: HealthLimits;
+  /** The table the findings' entries came from; a different one passed in re-classifies them. */
+  table: RuleTable | null;
+}
+
+export const NODE_ID = 'node';

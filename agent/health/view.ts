@@ -1,0 +1,85 @@
+// A JSON view of the state for /debug/state, `gpu-health-agent status` and
+// metrics: per GPU its identity and findings, with effective severity, action
+// and reason already worked out.
+import type { ClearOn, RepairAction, Severity } from '../rules/types.ts';
+import { actionOf, codeLabel, iso, reasonOf, severityOf } from './describe.ts';
+import type { HealthState } from './types.ts';
+
+export interface FindingView {
+  id: string;
+  key: string;
+  code: string;
+  reason: string;
+  severity: Severity;
+  action: RepairAction;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  drill: boolean;
+  escalated: boolean;
+  sources: string[];
+  clearOn: ClearOn[];
+  description: string;
+  detail: string;
+  /** `defaults` or the override file that set the entry; `unknown default` when no entry named the code. */
+  rule: string;
+}
+
+export interface GpuView {
+  id: string;
+  index: number | null;
+  pci: string | null;
+  uuid: string | null;
+  /** The worst severity among its findings, or `ok`. */
+  health: 'fatal' | 'warning' | 'info' | 'ok';
+  lastSeen: string;
+  findings: FindingView[];
+}
+
+export interface HealthView {
+  bootId: string;
+  gpus: GpuView[];
+  totals: Record<'fatal' | 'warning' | 'info', number>;
+  evicted: number;
+  ignored: number;
+}
+
+const ORDER = ['fatal', 'warning', 'info', 'ok'] as const;
+
+export function describeHealth(state: HealthState): HealthView {
+  const totals = { fatal: 0, warning: 0, info: 0 };
+  const gpus: GpuView[] = [];
+  for (const gpu of state.gpus.values()) {
+    let health: GpuView['health'] = 'ok';
+    const findings: FindingView[] = [];
+    for (const [id, f] of gpu.findings) {
+      const severity = severityOf(f);
+      if (severity === 'fatal' || severity === 'warning' || severity === 'info') {
+        totals[severity] += 1;
+        if (ORDER.indexOf(severity) < ORDER.indexOf(health)) health = severity;
+      }
+      findings.push({
+        id,
+        key: f.key,
+        code: codeLabel(f),
+        reason: reasonOf(f),
+        severity,
+        action: actionOf(f),
+        count: f.count,
+        firstSeen: iso(f.firstSeen),
+        lastSeen: iso(f.lastSeen),
+        drill: f.drill,
+        escalated: f.escalated,
+        sources: [...f.sources],
+        clearOn: [...f.entry.clearOn],
+        description: f.entry.description,
+        detail: f.detail,
+        rule: f.unknownCode ? `unknown default (${f.entry.origin})` : f.entry.origin,
+      });
+    }
+    findings.reverse(); // most recent first
+    gpus.push({ id: gpu.id, index: gpu.index, pci: gpu.pci, uuid: gpu.uuid, health, lastSeen: iso(gpu.lastSeen), findings });
+  }
+  gpus.sort((a, b) => (a.index ?? 1e9) - (b.index ?? 1e9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { bootId: state.bootId, gpus, totals, evicted: state.evicted, ignored: state.ignored };
+}

@@ -1,0 +1,101 @@
+// Hot reload of the rule file. A mounted ConfigMap changes by a symlink swap:
+// the kubelet writes a new timestamped directory and renames `..data` onto it,
+// so the file's path never changes but what it resolves to does.
+//
+// We poll (realpath + stat, every second by default) instead of fs.watch:
+// inotify on the file itself follows the old inode, which the swap unlinks, and
+// watching the directory depends on the mount (hostPath, subPath mounts never
+// update at all, overlay) and on rename events Node reports inconsistently. Two
+// syscalls a second cost nothing measurable and see every kind of change within
+// one interval. Content is compared too, so a swap to identical text is silent.
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { tableFromText } from './load.ts';
+import type { RuleTable } from './types.ts';
+
+export interface RuleWatchOptions {
+  /** Poll interval; default 1000 ms. */
+  intervalMs?: number;
+  /** Also deliver the file's current table (or error) on the first check. Default false. */
+  emitInitial?: boolean;
+}
+
+export interface RuleWatcher {
+  close(): void;
+}
+
+interface Seen {
+  signature: string;
+  text: string | null;
+}
+
+function signatureOf(real: string, st: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${real}|${st.ino}|${st.size}|${st.mtimeMs}|${st.ctimeMs}`;
+}
+
+function baseline(path: string): Seen {
+  try {
+    const real = realpathSync(path);
+    return { signature: signatureOf(real, statSync(real)), text: readFileSync(real, 'utf8') };
+  } catch {
+    return { signature: 'missing', text: null };
+  }
+}
+
+/**
+ * Calls `onTable` with the new effective table each time the file's content changes
+ * to a valid document, and `onError` (once per change) when it changes to something
+ * unreadable or invalid; the caller keeps its last good table then.
+ */
+export function watchRuleFile(
+  path: string,
+  onTable: (table: RuleTable) => void,
+  onError: (error: string) => void,
+  options: RuleWatchOptions = {},
+): RuleWatcher {
+  const intervalMs = options.intervalMs ?? 1000;
+  let seen: Seen = options.emitInitial === true ? { signature: '', text: null } : baseline(path);
+  let busy = false;
+  let closed = false;
+
+  const check = async (): Promise<void> => {
+    if (busy || closed) return;
+    busy = true;
+    try {
+      let signature: string;
+      let text: string | null = null;
+      let readError: string | null = null;
+      try {
+        const real = await realpath(path);
+        signature = signatureOf(real, await stat(real));
+        if (signature !== seen.signature) text = await readFile(real, 'utf8');
+      } catch (err) {
+        signature = 'missing';
+        readError = (err as Error).message;
+      }
+      if (closed || signature === seen.signature) return;
+      const previous = seen.text;
+      seen = { signature, text };
+      if (readError !== null) {
+        onError(`${path}: cannot read: ${readError}`);
+        return;
+      }
+      if (text === null || text === previous) return;
+      const result = tableFromText(text, path);
+      if (result.ok) onTable(result.table);
+      else onError(result.error);
+    } finally {
+      busy = false;
+    }
+  };
+
+  const timer = setInterval(() => void check(), intervalMs);
+  timer.unref();
+  if (options.emitInitial === true) void check();
+  return {
+    close() {
+      closed = true;
+      clearInterval(timer);
+    },
+  };
+}
