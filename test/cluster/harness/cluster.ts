@@ -196,6 +196,25 @@ export class Cluster {
     return new Cluster(state, false, false);
   }
 
+  /**
+   * The cluster a test file uses: the one named by GPU_HEALTH_AGENT_CLUSTER (a
+   * state file, e.g. from `npm run cluster:up`) or, by default, its own. Tests
+   * that stop the API server pass `{ private: true }`.
+   */
+  static async forTests(opts: { private?: boolean } = {}): Promise<Cluster> {
+    const shared = process.env.GPU_HEALTH_AGENT_CLUSTER;
+    const cluster = shared !== undefined && shared !== '' && opts.private !== true ? await Cluster.attach(shared) : await Cluster.start();
+    await cluster.loadAdmin();
+    return cluster;
+  }
+
+  /** Stops the cluster if this process started it; otherwise just lets go of it. */
+  async release(): Promise<void> {
+    if (this.owned) await this.stop();
+    this.adminClient?.close();
+    this.adminClient = undefined;
+  }
+
   /** Stops a cluster described by a state file (cluster:down). */
   static async stopFromState(stateFile: string): Promise<void> {
     const state = JSON.parse(await readFile(stateFile, 'utf8')) as ClusterState;
