@@ -1,0 +1,16 @@
+// NVIDIA's GPU recovery action codes (nvmlDeviceGpuRecoveryAction_t), the same
+// numbers in NVML's field and DCGM_FI_DEV_GPU_RECOVERY_ACTION.
+import type { RecoveryAction } from '../../model/evidence.ts';
+
+const NAMES = [
+  'NVML_GPU_RECOVERY_ACTION_NONE',
+  'NVML_GPU_RECOVERY_ACTION_GPU_RESET',
+  'NVML_GPU_RECOVERY_ACTION_NODE_REBOOT',
+  'NVML_GPU_RECOVERY_ACTION_DRAIN_P2P',
+  'NVML_GPU_RECOVERY_ACTION_DRAIN_AND_RESET',
+  'NVML_GPU_RECOVERY_ACTION_RECOVER_IMEX_DOMAIN',
+];
+
+export function recoveryAction(code: number): RecoveryAction {
+  return { code, name: NAMES[code] ?? `NVML_GPU_RECOVERY_ACTION_${code}` };
+}

@@ -1,0 +1,24 @@
+// Writes the STAND-IN NVML's append-only control file (format documented in
+// native/nvml/nvml_standin.c). The library applies new lines on its next call.
+import fs from 'node:fs';
+
+export interface NvmlControl {
+  path: string;
+  gpus(n: number): void;
+  set(gpu: number, key: string, value: number): void;
+  xid(gpu: number, code: number): void;
+  event(gpu: number, type: number, data: number): void;
+  hang(on: boolean): void;
+}
+
+export function nvmlControl(path: string): NvmlControl {
+  const append = (line: string): void => fs.appendFileSync(path, line + '\n');
+  return {
+    path,
+    gpus: (n) => append(`gpus ${n}`),
+    set: (gpu, key, value) => append(`set ${gpu} ${key} ${value}`),
+    xid: (gpu, code) => append(`xid ${gpu} ${code}`),
+    event: (gpu, type, data) => append(`event ${gpu} ${type} ${data}`),
+    hang: (on) => append(`hang ${on ? 1 : 0}`),
+  };
+}
