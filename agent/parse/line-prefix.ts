@@ -36,7 +36,11 @@ const DECODE = /^([a-z][a-z0-9]{1,7}) {0,8}:([a-z]{3,6}) {0,8}: ?/;
 const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})? {1,4}/;
 // Month is any short word: journald and syslog print it in the host's locale (Mär, janv., 1月).
 const SYSLOG = /^[^\s[<][^\s]{0,11} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})? {1,4}/;
-const MONO = /^\[ {0,12}(\d{1,12})\.(\d{1,9})\] ?/;
+const MONO = /^\[ {0,12}(\+?)(\d{1,12})\.(\d{1,9})\] ?/;
+// CONFIG_PRINTK_CALLER adds `[  T291]` / `[    C3]` after the time.
+const CALLER = /^\[ {0,8}[TC]\d{1,7}\] ?/;
+// dmesg -H: `[Sep19 16:18]`.
+const HUMAN = /^\[[^\]\d\s]{1,12}\d{1,2} \d{2}:\d{2}\] ?/;
 // dmesg -T / --ctime: `[Mon Nov 27 10:00:00 2026]`, any locale.
 const CTIME = /^\[[^\]\d]{0,24}\d{1,2},? {1,2}\d{2}:\d{2}:\d{2}[^\]]{0,24}\] ?/;
 const IDENT = /^([A-Za-z0-9_.\-/@()]{1,64})(?:\[\d{1,10}\])?:$/;
@@ -48,9 +52,18 @@ function blank(message: string): StrippedLine {
 function takeMono(out: StrippedLine): void {
   const m = MONO.exec(out.message);
   if (m === null) return;
-  out.monoUsec = Number(m[1]) * 1e6 + Math.round(Number(`0.${m[2]}`) * 1e6);
+  // `[  +0.000844]` (dmesg -d / -H) is a delta, not a time since boot.
+  if (m[1] !== '+') out.monoUsec = Number(m[2]) * 1e6 + Math.round(Number(`0.${m[3]}`) * 1e6);
   out.timestamp ??= m[0].trim();
   out.message = out.message.slice(m[0].length);
+  const c = CALLER.exec(out.message);
+  if (c !== null) out.message = out.message.slice(c[0].length);
+}
+
+/** rsyslog writes a message's embedded newlines as `#012`. */
+function unescapeSyslog(out: StrippedLine): StrippedLine {
+  if (out.message.includes('#012')) out.message = out.message.replaceAll('#012', '\n');
+  return out;
 }
 
 /** After a syslog/ISO timestamp: `host ident: ` or `ident: `. */
@@ -78,6 +91,10 @@ function takeHostIdent(out: StrippedLine): void {
 
 /** Strip any known kernel-log prefix from one line. Never throws. */
 export function stripLinePrefix(line: string): StrippedLine {
+  return unescapeSyslog(strip(line));
+}
+
+function strip(line: string): StrippedLine {
   let s = line.endsWith('\r') ? line.slice(0, -1) : line;
   // Continuation lines of a multi-line message are indented by dmesg and journalctl.
   let lead = 0;
@@ -135,7 +152,7 @@ export function stripLinePrefix(line: string): StrippedLine {
     out.facility ??= 0;
     out.message = out.message.slice(8);
   }
-  const ct = CTIME.exec(out.message);
+  const ct = CTIME.exec(out.message) ?? HUMAN.exec(out.message);
   if (ct !== null) {
     out.timestamp = ct[0].trim();
     out.message = out.message.slice(ct[0].length);
