@@ -95,6 +95,8 @@ export class LogFileSource {
     try {
       fd = fs.openSync(this.opts.path, 'r');
     } catch (err) {
+      // Whatever appears at the path later is new: read it whole.
+      this.firstFile = false;
       this.setState('down', `${this.opts.path}: ${(err as Error).message}`);
       return;
     }
