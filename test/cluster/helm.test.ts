@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Cluster } from './harness/cluster.ts';
-import { agentIdentity, createNode, uniqueName } from './harness/fixtures.ts';
+import { agentIdentity, createNode, statusOf, uniqueName } from './harness/fixtures.ts';
+import { CONTENT_STRATEGIC_MERGE, KubeClient } from '../../agent/report/kube/client.ts';
 import { checkDaemonSet, checkPolicy, checkRbac, parseManifests, type Expectations, type K8sObject } from './chart-checks.ts';
 import { CHART_DIR, ROOT } from '../../scripts/generate-manifests.ts';
 import { tableFromText } from '../../agent/rules/load.ts';
@@ -193,10 +194,10 @@ for (const c of CASES) {
       const loaded = tableFromText(text, file);
       assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.join('\n'));
       if (c.name.includes('tuned')) {
-        const xid = loaded.table.entries.filter((e) => e.family === 'xid');
-        assert.equal(xid.find((e) => e.code === 43)?.severity, 'fatal', 'Xid 43 promoted');
-        assert.equal(xid.find((e) => e.code === 109)?.severity, 'ignore', 'Xid 109 ignored');
-        const x13 = xid.find((e) => e.code === 13);
+        const entries = loaded.table.entries;
+        assert.equal(entries.get('xid:43')?.severity, 'fatal', 'Xid 43 promoted');
+        assert.equal(entries.get('xid:109')?.severity, 'ignore', 'Xid 109 ignored');
+        const x13 = entries.get('xid:13');
         assert.equal(x13?.escalation?.count, 5);
         assert.equal(x13?.escalation?.windowMs, 600_000);
       }
@@ -207,26 +208,30 @@ for (const c of CASES) {
 }
 
 test('the installed admission policy lets the agent write its own node only', async () => {
+  const defaults = CASES[0] as Case;
+  const ns = await cluster.kubectl(['create', 'namespace', defaults.namespace]);
+  assert.ok(ns.code === 0 || ns.stderr.includes('AlreadyExists'), ns.stderr);
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', '-'], await helmTemplate(defaults));
   const admin = cluster.admin();
   const mine = uniqueName('gpu-node');
   const other = uniqueName('gpu-node');
   await createNode(admin, mine);
   await createNode(admin, other);
   const id = await agentIdentity(cluster, mine);
+  const agent = new KubeClient(id.connection);
   const now = new Date().toISOString();
-  const patch = JSON.stringify({
-    status: { conditions: [{ type: 'AcceleratedHardwareReady', status: 'True', reason: 'NvidiaGPUIsReady', message: 'chart test', lastHeartbeatTime: now, lastTransitionTime: now }] },
+  const conditionPatch = (type: string) => ({
+    status: { conditions: [{ type, status: 'True', reason: 'NvidiaGPUIsReady', message: 'chart test', lastHeartbeatTime: now, lastTransitionTime: now }] },
   });
-  const write = (node: string, body = patch) =>
-    cluster.kubectl(['patch', 'node', node, '--subresource=status', '--type=strategic', '-p', body], { kubeconfig: id.kubeconfig });
-  // The policy takes effect once the API server has loaded it: wait for the first denial.
-  await cluster.waitFor(async () => (await write(other)).code !== 0, 20_000, 'the admission policy to deny another node');
-  const denied = await write(other);
-  assert.match(denied.stderr, /may only update the status of the node its token is bound to/);
-  const own = await write(mine);
-  assert.equal(own.code, 0, own.stderr);
-  const ready = JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'False', reason: 'Nope', message: 'x' }] } });
-  const notMine = await write(mine, ready);
-  assert.notEqual(notMine.code, 0);
-  assert.match(notMine.stderr, /may not add, remove or change any node condition but AcceleratedHardwareReady/);
+  const write = (node: string, type = 'AcceleratedHardwareReady') =>
+    agent.request('PATCH', `/api/v1/nodes/${node}/status`, { body: conditionPatch(type), contentType: CONTENT_STRATEGIC_MERGE });
+  try {
+    // The policy takes effect once the API server has loaded it: wait for the first denial.
+    await cluster.waitFor(async () => (await statusOf(write(other))) === 403, 20_000, 'the admission policy to deny another node');
+    await assert.rejects(write(other), /may only update the status of the node its token is bound to/);
+    assert.equal(await statusOf(write(mine)), 0, 'its own node');
+    await assert.rejects(write(mine, 'Ready'), /may not add, remove or change any node condition but AcceleratedHardwareReady/);
+  } finally {
+    agent.close();
+  }
 });
