@@ -8,6 +8,10 @@ export interface Command {
 const commands: Record<string, () => Promise<Command>> = {
   parse: async () => (await import('./parse.ts')).command,
   rules: async () => (await import('./rules.ts')).command,
+  run: async () => (await import('./run.ts')).command,
+  status: async () => (await import('./status.ts')).command,
+  clear: async () => (await import('./clear.ts')).command,
+  drill: async () => (await import('./drill.ts')).command,
 };
 
 function usage(): string {

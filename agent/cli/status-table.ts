@@ -1,6 +1,6 @@
 // Renders /debug/state as text a person reads at a glance. Pure, so tests and
 // the demo can call it on any DebugState.
-import type { DebugFinding, DebugState } from '../report/debug/state-types.ts';
+import type { DebugState, FindingView } from '../report/debug/state-types.ts';
 
 export function formatStatus(s: DebugState): string {
   const c = s.condition;
@@ -10,14 +10,13 @@ export function formatStatus(s: DebugState): string {
   if (c.message !== '') out.push(`  ${c.message}`);
   out.push('');
   const gpuRows = s.gpus.map((g) => [
-    g.index === null ? '-' : String(g.index),
+    g.id === 'node' ? 'node' : g.index === null ? '-' : String(g.index),
     g.pci ?? '-',
     g.uuid ?? '-',
     g.health.toUpperCase(),
     g.findings.length === 0 ? '-' : g.findings.map(findingText).join(', '),
-    g.lastSeen ?? '-',
+    g.findings[0]?.lastSeen ?? g.lastSeen,
   ]);
-  for (const f of s.nodeFindings) gpuRows.push(['node', '-', '-', f.severity.toUpperCase(), findingText(f), f.lastSeen]);
   if (gpuRows.length === 0) out.push('no GPUs seen yet');
   else out.push(...table(['GPU', 'PCI', 'UUID', 'HEALTH', 'FINDINGS', 'LAST SEEN'], gpuRows));
   out.push('');
@@ -34,8 +33,8 @@ export function formatStatus(s: DebugState): string {
   return out.join('\n') + '\n';
 }
 
-function findingText(f: DebugFinding): string {
-  return `${f.reason} x${f.count} [${f.severity}, ${f.action}]${f.drill ? ' (DRILL)' : ''}`;
+function findingText(f: FindingView): string {
+  return `${f.reason} x${f.count} [${f.code}, ${f.severity}, ${f.action}]${f.drill ? ' (DRILL)' : ''}`;
 }
 
 function num(n: number | null): string {

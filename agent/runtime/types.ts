@@ -2,27 +2,33 @@
 // reads into Observations and reports its own health; a reporter turns the
 // verdict and notices into writes somewhere (API server, log). Neither knows
 // about the other or about rules.
-import type { Observation } from '../model/evidence.ts';
+import type { Observation, SourceName } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { Notice, NodeVerdict } from '../model/verdict.ts';
+import type { KmsgCursor } from './state-file.ts';
 
 export interface SourceCallbacks {
   onObservation(obs: Observation): void;
+  /** Push a status change at once (caught up, died); the runtime also polls status() every tick. */
   onStatus(status: SourceStatus): void;
 }
 
-/** Counters a source keeps itself; read when /metrics is scraped, not per record. */
+/** Counters a source keeps itself; read when /metrics or /debug/state is asked, not per record. */
 export interface SourceStats {
   recordsRead: number;
   recordsLost: number;
+  drillsIgnored: number;
 }
 
 export interface Source {
-  /** Short name for logs and metrics labels, e.g. `kmsg`, `logfile:/var/log/kern.log`. */
-  readonly name: string;
+  readonly name: SourceName;
   start(): void | Promise<void>;
   stop(): void | Promise<void>;
+  /** Current status, polled once a tick; sources that only push may omit it. */
+  status?(): SourceStatus;
   stats?(): SourceStats;
+  /** Resume point covering every record delivered so far (kmsg only). */
+  cursor?(): KmsgCursor | null;
 }
 
 /** What reporters tell the debug endpoint about their last write. */
@@ -36,7 +42,9 @@ export interface WriteRecord {
 
 export interface Reporter {
   readonly name: string;
-  /** The desired condition; called whenever the verdict may have changed, only once the agent is ready. */
+  /** Connects, if it needs to; must not throw for an unreachable server. */
+  start?(): Promise<unknown>;
+  /** The desired condition; called whenever the verdict changes, only once the agent is ready. */
   setVerdict(verdict: NodeVerdict, now: number): void;
   notice(notice: Notice): void;
   stop(): void | Promise<void>;

@@ -24,6 +24,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
     sources: () => [{ source: 'kmsg', up: alive, recordsRead: 1234, recordsLost: 5 }],
     findings: () => [{ reason: 'NvidiaXID79Error', severity: 'fatal', drill: true, count: 2 }],
     findingsEvicted: () => 7,
+    drillsIgnored: () => 3,
     condition: () => ({ type: 'AcceleratedHardwareReady', status: 'False' }),
     ready: () => ready,
   });
@@ -68,6 +69,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
       'gpu_health_condition_status{type="AcceleratedHardwareReady",status="True"} 0',
       'gpu_health_rule_reloads_total{result="refused"} 1',
       'gpu_health_ready 1',
+      'gpu_health_drills_ignored_total 3',
     ]) {
       assert.ok(m.body.includes(line), `metrics lack ${line}`);
     }

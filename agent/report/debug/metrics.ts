@@ -22,6 +22,7 @@ export interface MetricsReader {
   sources(): SourceSample[];
   findings(): FindingSample[];
   findingsEvicted(): number;
+  drillsIgnored(): number;
   condition(): { type: string; status: string } | null;
   ready(): boolean;
 }
@@ -29,7 +30,6 @@ export interface MetricsReader {
 export interface AgentMetrics {
   registry: Registry;
   observations: Counter<'source' | 'kind' | 'drill'>;
-  drillsIgnored: Counter<'source'>;
   ruleReloads: Counter<'result'>;
   stateWrites: Counter<'result'>;
   notices: Counter<'reason' | 'type' | 'drill'>;
@@ -92,6 +92,15 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
       this.inc(read.findingsEvicted());
     },
   });
+  new Counter({
+    name: `${P}drills_ignored_total`,
+    help: 'Drill records seen while --accept-drills is off',
+    registers: reg,
+    collect() {
+      this.reset();
+      this.inc(read.drillsIgnored());
+    },
+  });
   new Gauge({
     name: `${P}condition_status`,
     help: 'The node condition as last decided: 1 for the current status, 0 for the others',
@@ -116,7 +125,6 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
   return {
     registry,
     observations: new Counter({ name: `${P}observations_total`, help: 'Observations taken in, per source and kind', labelNames: ['source', 'kind', 'drill'], registers: reg }),
-    drillsIgnored: new Counter({ name: `${P}drills_ignored_total`, help: 'Drill records seen without --accept-drills', labelNames: ['source'], registers: reg }),
     ruleReloads: new Counter({ name: `${P}rule_reloads_total`, help: 'Rule file reloads, result="ok" or "refused"', labelNames: ['result'], registers: reg }),
     stateWrites: new Counter({ name: `${P}state_writes_total`, help: 'State file writes, result="ok" or "error"', labelNames: ['result'], registers: reg }),
     notices: new Counter({ name: `${P}notices_total`, help: 'Notices (Events) raised, per reason and type', labelNames: ['reason', 'type', 'drill'], registers: reg }),

@@ -1,5 +1,10 @@
 // The JSON shape of /debug/state. `gpu-health-agent status` and the tests read
-// it, so it is a contract: add fields, do not rename them.
+// it, so it is a contract: add fields, do not rename them. Per-GPU views come
+// from health's describeHealth().
+import type { GpuView } from '../../health/view.ts';
+
+export type { GpuView, FindingView } from '../../health/view.ts';
+
 export interface DebugCondition {
   type: string;
   status: 'True' | 'False' | 'Unknown';
@@ -7,31 +12,6 @@ export interface DebugCondition {
   message: string;
   /** ISO 8601; null while the agent has not decided yet (before the first full cycle). */
   lastTransitionTime: string | null;
-}
-
-export interface DebugFinding {
-  /** `xid`, `sxid`, `dcgm`, `counter`, `event`. */
-  family: string;
-  code: number | string;
-  reason: string;
-  severity: string;
-  action: string;
-  count: number;
-  firstSeen: string;
-  lastSeen: string;
-  drill: boolean;
-  source: string;
-  detail: string;
-}
-
-export interface DebugGpu {
-  index: number | null;
-  pci: string | null;
-  uuid: string | null;
-  /** The worst severity among its findings, or `healthy`. */
-  health: string;
-  lastSeen: string | null;
-  findings: DebugFinding[];
 }
 
 export interface DebugSource {
@@ -59,9 +39,9 @@ export interface DebugState {
   acceptDrills: boolean;
   dryRun: boolean;
   condition: DebugCondition;
-  gpus: DebugGpu[];
-  /** Findings that name no single GPU (device count, node-scope escalations). */
-  nodeFindings: DebugFinding[];
+  /** Per GPU; the record with id `node` holds findings that name no single GPU (device count). */
+  gpus: GpuView[];
+  totals: Record<'fatal' | 'warning' | 'info', number>;
   sources: DebugSource[];
   cursor: { bootId: string; seq: number } | null;
   /** The reporters' last write (condition or Event); null before the first. */

@@ -1,0 +1,93 @@
+// `gpu-health-agent run`: the agent itself. Flags and the --config file are
+// read here; everything else is the runtime's.
+import type { Command } from './index.ts';
+import { loadConfig, UsageError, type AgentConfig } from '../config/load.ts';
+import { flagHelp } from '../config/flags.ts';
+import { createLogger, type Logger } from '../report/log/logger.ts';
+import { createDryRunReporter } from '../report/log/dry-run-reporter.ts';
+import { createKubeReporter } from '../report/kube/reporter.ts';
+import { startAgent } from '../runtime/agent.ts';
+import { kmsgSource, logFileSource } from '../runtime/sources.ts';
+import type { Reporter, Source } from '../runtime/types.ts';
+
+const HELP = `usage: gpu-health-agent run [flags]
+
+Watches the kernel log (and DCGM / NVML) for GPU faults and sets the node
+condition. Every flag can also be given in a --config file (YAML or JSON) under
+its camelCase name, e.g. stateDir: /var/lib/gpu-health-agent.
+
+${flagHelp()}
+`;
+
+function reportersFor(config: AgentConfig, log: Logger): Reporter[] {
+  if (config.dryRun) {
+    return [createDryRunReporter(log.child({ reporter: 'dry-run' }), { nodeName: config.nodeName, conditionType: config.conditionType, heartbeatMs: config.heartbeatMs })];
+  }
+  return [
+    createKubeReporter({
+      nodeName: config.nodeName,
+      conditionType: config.conditionType,
+      heartbeatMs: config.heartbeatMs,
+      ...(config.kubeconfig === null ? {} : { kubeconfig: config.kubeconfig }),
+      logger: log.child({ reporter: 'kube' }),
+    }),
+  ];
+}
+
+export const command: Command = {
+  summary: 'run the agent (kernel log, DCGM/NVML -> node condition)',
+  async run(args) {
+    if (args.includes('--help') || args.includes('-h')) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    let config: AgentConfig;
+    try {
+      config = loadConfig(args);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      process.stderr.write(`run: ${err.message}\nRun \`gpu-health-agent run --help\` for the flags.\n`);
+      return 2;
+    }
+    if (config.kmsg === null && config.logFiles.length === 0 && config.gpuBackend === 'none') {
+      process.stderr.write('run: nothing to observe: --kmsg none, no --log-file and --gpu-backend none\n');
+      return 2;
+    }
+    const log = createLogger(config.logLevel);
+    log.info({ config }, 'starting');
+    if (config.gpuBackend !== 'none') log.warn({ gpuBackend: config.gpuBackend }, 'GPU management source (DCGM/NVML) is not wired into this build yet; watching the kernel log only');
+
+    const sources = (cb: Parameters<typeof kmsgSource>[1], ctx: { cursor: Parameters<typeof kmsgSource>[2]['cursor']; resumed: boolean }): Source[] => {
+      const out: Source[] = [];
+      const full = { ...ctx, now: Date.now };
+      if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
+      if (config.logFiles.length > 0) out.push(logFileSource(config, cb, full));
+      return out;
+    };
+
+    let agent;
+    try {
+      agent = await startAgent({ config, log, sources, reporters: reportersFor(config, log) });
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'cannot start');
+      return 1;
+    }
+
+    return new Promise<number>((resolve) => {
+      const onSignal = (sig: NodeJS.Signals): void => {
+        log.info({ signal: sig }, 'stopping');
+        // A second signal while stopping means "now".
+        process.once(sig, () => process.exit(1));
+        agent.stop().then(
+          () => resolve(0),
+          (err: Error) => {
+            log.error({ err: err.message }, 'error while stopping');
+            resolve(1);
+          },
+        );
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    });
+  },
+};

@@ -1,0 +1,65 @@
+// JSON for /debug/state and /debug/rules, built from what the runtime holds.
+// Read-only: nothing here changes the state it looks at.
+import { describeHealth } from '../../health/index.ts';
+import type { RuleTable } from '../../rules/types.ts';
+import type { AgentView } from '../../runtime/agent.ts';
+import type { KmsgCursor } from '../../runtime/state-file.ts';
+import type { WriteRecord } from '../../runtime/types.ts';
+import type { DebugCondition, DebugState, DebugWrite } from './state-types.ts';
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function write(w: WriteRecord | null): DebugWrite | null {
+  return w === null ? null : { at: iso(w.at), what: w.what, ok: w.ok, detail: w.detail };
+}
+
+export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState {
+  const h = describeHealth(v.health);
+  const c = v.condition;
+  const condition: DebugCondition =
+    c === null
+      ? { type: v.config.conditionType, status: 'Unknown', reason: 'AgentStarting', message: 'replaying the kernel log; no condition written yet', lastTransitionTime: null }
+      : { type: v.config.conditionType, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: iso(c.lastTransitionTime) };
+  return {
+    node: v.config.nodeName,
+    bootId: v.bootId,
+    ready: v.ready,
+    acceptDrills: v.config.acceptDrills,
+    dryRun: v.config.dryRun,
+    condition,
+    gpus: h.gpus,
+    totals: h.totals,
+    sources: v.sources.map((s) => {
+      const st = v.statuses.get(s.name);
+      const stats = s.stats?.();
+      return {
+        source: s.name,
+        state: st?.state ?? 'starting',
+        since: iso(st?.since ?? 0),
+        detail: st?.detail ?? '',
+        caughtUp: st?.caughtUp ?? false,
+        recordsRead: stats?.recordsRead ?? null,
+        recordsLost: stats?.recordsLost ?? null,
+      };
+    }),
+    cursor,
+    lastWrite: write(v.lastWrite),
+    persisted: write(v.persisted),
+    rules: { origin: v.rules.origin, lastReload: write(v.lastReload) },
+    drillsIgnored: v.sources.reduce((n, s) => n + (s.stats?.().drillsIgnored ?? 0), 0),
+    findingsEvicted: h.evicted,
+  };
+}
+
+export function rulesView(table: RuleTable, lastReload: WriteRecord | null): unknown {
+  return {
+    apiVersion: table.apiVersion,
+    origin: table.origin,
+    overridden: table.overridden,
+    lastReload: write(lastReload),
+    unknown: table.unknown,
+    entries: [...table.entries.values()],
+  };
+}

@@ -1,0 +1,376 @@
+// The running agent: sources -> health (classification inside) -> reporters,
+// on one event loop. Everything here is wiring and bookkeeping; decisions are
+// made by the pure health core, with time passed in.
+//
+// Order of start: boot id, rules, persisted state (findings, cursor, condition),
+// the control socket (one agent per state dir), reporters, the debug server,
+// then the sources. No condition is handed to a reporter before isReady():
+// the kernel log has been replayed and every source finished its first cycle.
+import type { Server } from 'node:net';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/load.ts';
+import type { ListenAddress } from '../config/address.ts';
+import type { Observation } from '../model/evidence.ts';
+import type { SourceStatus } from '../model/source-status.ts';
+import type { NodeVerdict, Notice } from '../model/verdict.ts';
+import {
+  clearFindings,
+  describeHealth,
+  emptyHealth,
+  fromSnapshot,
+  isReady,
+  observe,
+  tick,
+  toSnapshot,
+  updateSource,
+  verdictOf,
+  type HealthState,
+} from '../health/index.ts';
+import { loadDefaults, loadRuleFile } from '../rules/load.ts';
+import { watchRuleFile, type RuleWatcher } from '../rules/watch.ts';
+import type { RuleTable } from '../rules/types.ts';
+import { createMetrics, type AgentMetrics } from '../report/debug/metrics.ts';
+import { startDebugServer, type DebugServer } from '../report/debug/server.ts';
+import { debugState, rulesView } from '../report/debug/views.ts';
+import { readBootId } from './boot-id.ts';
+import { nextCondition, sameCondition } from './condition.ts';
+import { listenControlSocket, type ControlReply } from './control-socket.ts';
+import { createSaver, type Saver } from './saver.ts';
+import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor } from './state-file.ts';
+import type { Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
+
+/** Housekeeping period: quiet windows, source status polls, readiness. 1 s keeps an idle agent idle. */
+export const TICK_MS = 1000;
+/** Changes within this long are one state-file write. */
+export const SAVE_DELAY_MS = 200;
+/** A cursor that moved without any finding is persisted at most this often. */
+const CURSOR_SAVE_MS = 10_000;
+
+export interface AgentOptions {
+  config: AgentConfig;
+  log: Logger;
+  /** Builds the configured sources around the runtime's callbacks. */
+  sources: (cb: SourceCallbacks, ctx: { cursor: KmsgCursor | null; resumed: boolean }) => Source[];
+  reporters: Reporter[];
+  now?: () => number;
+}
+
+export interface RunningAgent {
+  debugAddress: ListenAddress;
+  bootId: string;
+  stop(): Promise<void>;
+}
+
+/** What the run loop holds; one object so the debug views read one consistent picture. */
+export interface AgentView {
+  config: AgentConfig;
+  bootId: string;
+  health: HealthState;
+  rules: RuleTable;
+  ready: boolean;
+  condition: ConditionRecord | null;
+  sources: Source[];
+  statuses: Map<string, SourceStatus>;
+  lastWrite: WriteRecord | null;
+  persisted: WriteRecord | null;
+  lastReload: WriteRecord | null;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const { config, log } = opts;
+  const now = opts.now ?? Date.now;
+  const bootId = await readBootId(config.bootIdFile);
+
+  // Rules: the defaults, with the override file when it is valid.
+  let rules = loadDefaults();
+  let lastReload: WriteRecord | null = null;
+  const ruleRefusals: string[] = [];
+  if (config.rules !== null) {
+    const loaded = await loadRuleFile(config.rules);
+    if (loaded.ok) {
+      rules = loaded.table;
+      lastReload = { at: now(), what: 'rules', ok: true, detail: `loaded ${rules.origin}` };
+    } else {
+      ruleRefusals.push(loaded.error);
+      lastReload = { at: now(), what: 'rules', ok: false, detail: loaded.error };
+    }
+  }
+
+  // Persisted state. A corrupt file is a warning and a clean start, never a crash.
+  const startedAt = now();
+  const file = await readStateFile(config.stateDir);
+  for (const w of file.warnings) log.warn({ stateDir: config.stateDir }, w);
+  let health: HealthState;
+  let condition: ConditionRecord | null = null;
+  let cursor: KmsgCursor | null = null;
+  const startNotices: Notice[] = [];
+  if (file.doc !== null) {
+    const restored = fromSnapshot(file.doc.health, bootId, rules, startedAt);
+    for (const w of restored.warnings) log.warn({ stateDir: config.stateDir }, w);
+    health = restored.state;
+    startNotices.push(...restored.notices);
+    condition = file.doc.condition;
+    cursor = file.doc.cursor !== null && file.doc.cursor.bootId === bootId ? file.doc.cursor : null;
+    const rebooted = file.doc.bootId !== bootId;
+    log.info(
+      { bootId, previousBootId: file.doc.bootId, rebooted, cursor, findings: describeHealth(health).totals },
+      rebooted ? 'state restored after a reboot: findings that a reboot clears are gone' : 'state restored',
+    );
+  } else {
+    health = emptyHealth(bootId);
+  }
+  const resumed = file.doc !== null && file.doc.bootId === bootId;
+
+  const view: AgentView = {
+    config,
+    bootId,
+    health,
+    rules,
+    ready: false,
+    condition,
+    sources: [],
+    statuses: new Map(),
+    lastWrite: null,
+    persisted: null,
+    lastReload,
+  };
+  const reporters = opts.reporters;
+
+  let metrics: AgentMetrics | null = null;
+  const sumStats = (pick: 'drillsIgnored' | 'recordsRead' | 'recordsLost'): number => view.sources.reduce((n, s) => n + (s.stats?.()[pick] ?? 0), 0);
+  metrics = createMetrics({
+    sources: () =>
+      view.sources.map((s) => {
+        const st = s.stats?.();
+        return { source: s.name, up: view.statuses.get(s.name)?.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0 };
+      }),
+    findings: () => {
+      const counts = new Map<string, { reason: string; severity: string; drill: boolean; count: number }>();
+      for (const g of describeHealth(view.health).gpus) {
+        for (const f of g.findings) {
+          const k = `${f.reason}|${f.severity}|${f.drill}`;
+          const c = counts.get(k);
+          if (c === undefined) counts.set(k, { reason: f.reason, severity: f.severity, drill: f.drill, count: 1 });
+          else c.count += 1;
+        }
+      }
+      return [...counts.values()];
+    },
+    findingsEvicted: () => view.health.evicted,
+    drillsIgnored: () => sumStats('drillsIgnored'),
+    condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
+    ready: () => view.ready,
+  });
+  const m = metrics;
+  for (const _ of ruleRefusals) m.ruleReloads.inc({ result: 'refused' });
+  if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
+
+  // Persistence: health + cursor + condition in one atomic file.
+  let savedCursorSeq: number | null = cursor?.seq ?? null;
+  let lastSaveAt = 0;
+  const kmsgCursor = (): KmsgCursor | null => view.sources.find((s) => s.cursor !== undefined)?.cursor?.() ?? cursor;
+  const saver: Saver = createSaver(
+    async () => {
+      const c = kmsgCursor();
+      const doc = { bootId, savedAt: now(), health: toSnapshot(view.health), cursor: c, condition: view.condition };
+      await writeStateFile(config.stateDir, doc);
+      savedCursorSeq = c?.seq ?? null;
+    },
+    SAVE_DELAY_MS,
+    (err) => {
+      lastSaveAt = now();
+      m.stateWrites.inc({ result: err === null ? 'ok' : 'error' });
+      view.persisted = { at: lastSaveAt, what: 'state', ok: err === null, detail: err === null ? `${config.stateDir}/state.json` : err.message };
+      if (err !== null) log.error({ err: err.message, stateDir: config.stateDir }, 'cannot write the state file; will retry');
+    },
+  );
+
+  const send = (notices: Notice[]): void => {
+    for (const n of notices) {
+      m.notices.inc({ reason: n.reason, type: n.type, drill: String(n.drill) });
+      for (const r of reporters) r.notice(n);
+    }
+  };
+
+  let lastVerdict: NodeVerdict | null = null;
+  /** After any change: readiness, then (once ready) the condition and the reporters. */
+  const settle = (t: number): void => {
+    if (!view.ready && isReady(view.health)) {
+      view.ready = true;
+      log.info({ tookMs: t - startedAt, sources: [...view.statuses.values()].map((s) => `${s.source}:${s.state}`) }, 'first full observation cycle done; ready');
+    }
+    if (!view.ready) return;
+    const v = verdictOf(view.health, t);
+    const next = nextCondition(view.condition, v, t);
+    if (!sameCondition(view.condition, next)) {
+      const flipped = view.condition?.status !== next.status;
+      view.condition = next;
+      saver.markDirty();
+      if (flipped) log.info({ condition: { type: config.conditionType, ...next, lastTransitionTime: new Date(next.lastTransitionTime).toISOString() } }, 'condition changed');
+    }
+    if (lastVerdict === null || lastVerdict.status !== v.status || lastVerdict.reason !== v.reason || lastVerdict.message !== v.message) {
+      lastVerdict = v;
+      for (const r of reporters) r.setVerdict(v, t);
+    }
+  };
+
+  const onObservation = (obs: Observation): void => {
+    const t = now();
+    m.observations.inc({ source: obs.source, kind: obs.evidence.kind, drill: String(obs.drill) });
+    const r = observe(view.health, obs, view.rules, t);
+    view.health = r.state;
+    if (r.finding !== null && r.finding.counted) {
+      const f = describeHealth(view.health).gpus.find((g) => g.id === r.finding?.gpu.id)?.findings.find((x) => x.id === r.finding?.id);
+      log.info({ finding: f, gpu: { pci: r.finding.gpu.pci, uuid: r.finding.gpu.uuid, index: r.finding.gpu.index }, source: obs.source, drill: obs.drill }, 'finding');
+    }
+    send(r.notices);
+    saver.markDirty();
+    settle(t);
+  };
+
+  const onStatus = (status: SourceStatus): void => {
+    const prev = view.statuses.get(status.source);
+    if (prev !== undefined && prev.state === status.state && prev.caughtUp === status.caughtUp && prev.detail === status.detail) return;
+    view.statuses.set(status.source, status);
+    if (prev?.state !== status.state) {
+      const line = { source: status.source, state: status.state, detail: status.detail, caughtUp: status.caughtUp };
+      if (status.state === 'down' || status.state === 'hung') log.warn(line, 'source status');
+      else log.info(line, 'source status');
+    }
+    const t = now();
+    const r = updateSource(view.health, status, t);
+    view.health = r.state;
+    send(r.notices);
+    settle(t);
+  };
+
+  const clear = (gpu: string | undefined): ControlReply => {
+    const t = now();
+    const r = clearFindings(view.health, gpu === undefined ? {} : { gpu }, t);
+    view.health = r.state;
+    if (!r.matched) return { ok: false, error: `no GPU named ${gpu}` };
+    log.info({ gpu: gpu ?? 'all', cleared: r.cleared }, 'operator clear');
+    send(r.notices);
+    saver.markDirty();
+    settle(t);
+    const what = gpu === undefined ? 'all GPUs' : `GPU ${gpu}`;
+    return { ok: true, cleared: r.cleared, detail: `cleared ${r.cleared} finding(s) on ${what}; condition now ${view.condition?.status ?? 'not decided (agent not ready)'}` };
+  };
+
+  const control: Server = await listenControlSocket(config.stateDir, (req) => clear(req.gpu));
+
+  // Reporters connect in the background; they hold what they are told until then.
+  for (const r of reporters) {
+    void r.start?.().catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start'));
+  }
+  send(startNotices);
+  for (const err of ruleRefusals) refuseRules(err);
+
+  function refuseRules(error: string): void {
+    log.error({ rules: config.rules, error }, 'rule file refused; the last good table stays in force');
+    send([
+      {
+        type: 'Warning',
+        reason: 'GPUHealthRulesRefused',
+        note: `Rule file ${config.rules} refused, still using ${view.rules.origin}: ${error}`.slice(0, 1024),
+        key: 'rules/refused',
+        at: now(),
+        drill: false,
+        gpuUuids: [],
+      },
+    ]);
+  }
+
+  let watcher: RuleWatcher | null = null;
+  if (config.rules !== null) {
+    watcher = watchRuleFile(
+      config.rules,
+      (table) => {
+        view.rules = table;
+        view.lastReload = { at: now(), what: 'rules', ok: true, detail: `loaded ${table.origin}` };
+        m.ruleReloads.inc({ result: 'ok' });
+        log.info({ rules: table.origin, overridden: table.overridden.length }, 'rule file reloaded');
+        // tick() re-classifies existing findings against the new table.
+        const t = now();
+        const r = tick(view.health, view.rules, t);
+        view.health = r.state;
+        send(r.notices);
+        saver.markDirty();
+        settle(t);
+      },
+      (error) => {
+        view.lastReload = { at: now(), what: 'rules', ok: false, detail: error };
+        m.ruleReloads.inc({ result: 'refused' });
+        refuseRules(error);
+      },
+    );
+  }
+
+  const debug: DebugServer = await startDebugServer(config.debugAddr, {
+    liveness: () => {
+      const dead = [...view.statuses.values()].filter((s) => (s.source === 'kmsg' || s.source === 'logfile') && s.state === 'down');
+      return dead.length === 0
+        ? { ok: true, detail: 'kernel-log readers alive' }
+        : { ok: false, detail: dead.map((s) => `${s.source} reader down: ${s.detail}`).join('; ') };
+    },
+    readiness: () =>
+      view.ready
+        ? { ok: true, detail: 'first full observation cycle done' }
+        : { ok: false, detail: `waiting for: ${[...view.statuses.values()].filter((s) => !s.caughtUp).map((s) => s.source).join(', ') || 'sources to start'}` },
+    state: () => {
+      view.lastWrite = latestWrite(reporters);
+      return debugState(view, kmsgCursor());
+    },
+    rules: () => rulesView(view.rules, view.lastReload),
+    metrics: async () => ({ contentType: m.registry.contentType, body: await m.registry.metrics() }),
+  });
+  log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
+
+  view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed });
+  for (const s of view.sources) {
+    await s.start();
+    if (s.status !== undefined) onStatus(s.status());
+  }
+
+  const timer = setInterval(() => {
+    const t = now();
+    for (const s of view.sources) if (s.status !== undefined) onStatus(s.status());
+    const r = tick(view.health, view.rules, t);
+    view.health = r.state;
+    if (r.notices.length > 0) {
+      send(r.notices);
+      saver.markDirty();
+    }
+    const c = kmsgCursor();
+    if (c !== null && c.seq !== savedCursorSeq && t - lastSaveAt >= CURSOR_SAVE_MS) saver.markDirty();
+    settle(t);
+  }, TICK_MS);
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      clearInterval(timer);
+      watcher?.close();
+      await Promise.allSettled(view.sources.map(async (s) => s.stop()));
+      saver.markDirty();
+      await saver.flush();
+      saver.stop();
+      await Promise.allSettled(reporters.map(async (r) => r.stop()));
+      await debug.close();
+      await new Promise<void>((resolve) => control.close(() => resolve()));
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { debugAddress: debug.address, bootId, stop };
+}
+
+function latestWrite(reporters: Reporter[]): WriteRecord | null {
+  let best: WriteRecord | null = null;
+  for (const r of reporters) {
+    const w = r.lastWrite?.() ?? null;
+    if (w !== null && (best === null || w.at > best.at)) best = w;
+  }
+  return best;
+}

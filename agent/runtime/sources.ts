@@ -1,0 +1,90 @@
+// Builds the sources the configuration asks for, each behind the runtime's
+// small Source interface. Kernel-log sources poll-free: the kmsg reader pushes
+// batches from its worker thread, log files are followed by `tail`.
+import type { AgentConfig } from '../config/load.ts';
+import type { SourceStatus } from '../model/source-status.ts';
+import { KmsgSource } from '../sources/kmsg/source.ts';
+import { LogFileSource } from '../sources/logfile/source.ts';
+import type { KmsgCursor } from './state-file.ts';
+import type { Source, SourceCallbacks } from './types.ts';
+
+export interface SourceContext {
+  /** Persisted resume point; the kmsg reader ignores it when its boot id is not the current one. */
+  cursor: KmsgCursor | null;
+  /** True when this boot has been seen before (state restored): log files are then followed from their end. */
+  resumed: boolean;
+  now: () => number;
+}
+
+export function kmsgSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext): Source {
+  const path = config.kmsg ?? '/dev/kmsg';
+  let src: KmsgSource | null = null;
+  const push = (): void => {
+    if (src !== null) cb.onStatus(src.status());
+  };
+  src = new KmsgSource({
+    path,
+    bootIdPath: config.bootIdFile,
+    cursor: ctx.cursor,
+    acceptDrills: config.acceptDrills,
+    now: ctx.now,
+    onObservation: (obs) => cb.onObservation(obs),
+    onCaughtUp: push,
+  });
+  const s = src;
+  return {
+    name: 'kmsg',
+    start: () => s.start(),
+    stop: () => s.stop(),
+    status: () => s.status(),
+    cursor: () => s.cursor(),
+    stats: () => {
+      const l = s.liveness();
+      return { recordsRead: l.recordsRead, recordsLost: l.lostCount, drillsIgnored: s.stats.drillsIgnored };
+    },
+  };
+}
+
+/** All --log-file paths as one `logfile` source: health keeps one status per source name. */
+export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext): Source {
+  const files = config.logFiles.map(
+    (path) =>
+      new LogFileSource({
+        path,
+        fromBeginning: !ctx.resumed,
+        acceptDrills: config.acceptDrills,
+        now: ctx.now,
+        onObservation: (obs) => cb.onObservation(obs),
+      }),
+  );
+  const status = (): SourceStatus => combine(files.map((f) => f.status()));
+  return {
+    name: 'logfile',
+    start: () => {
+      for (const f of files) f.start();
+      cb.onStatus(status());
+    },
+    stop: () => {
+      for (const f of files) f.stop();
+    },
+    status,
+    stats: () => ({
+      recordsRead: files.reduce((n, f) => n + f.stats.lines, 0),
+      recordsLost: 0,
+      drillsIgnored: files.reduce((n, f) => n + f.stats.drillsIgnored, 0),
+    }),
+  };
+}
+
+/** Worst state wins; caught up only when every file is. */
+function combine(all: SourceStatus[]): SourceStatus {
+  const rank = ['down', 'hung', 'starting', 'up', 'disabled'];
+  const worst = [...all].sort((a, b) => rank.indexOf(a.state) - rank.indexOf(b.state))[0] as SourceStatus;
+  const detail = all.length === 1 ? worst.detail : all.map((s) => s.detail).filter((d) => d !== '').join('; ');
+  return { ...worst, detail, caughtUp: all.every((s) => s.caughtUp) };
+}
+
+/** kmsg switched off with `--kmsg none`: say so, so the debug view and verdict show it. */
+export function disabledStatus(name: 'kmsg', now: number, detail: string): SourceStatus {
+  return { source: name, state: 'disabled', since: now, detail, caughtUp: false };
+}
