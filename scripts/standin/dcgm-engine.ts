@@ -170,7 +170,7 @@ export class DcgmStandinEngine {
 
   private garbled(line: string, reply: string): string {
     if (this.garbage === 'bytes') return 'zz\u00ff\u0001 not-a-reply';
-    if (this.garbage === 'values' && line.startsWith('HEALTHCHECK')) return `0 77 99999`;
+    if (this.garbage === 'values' && line.startsWith('HEALTHCHECK')) return `0 20 99999`; // a FAIL with more incidents than the struct holds
     return reply;
   }
 
@@ -342,6 +342,7 @@ export class DcgmStandinEngine {
       watched: [...this.watched].sort((x, y) => x - y),
       incidents: this.incidents.length,
       connections: this.sockets.size,
+      parked: this.parked.length,
       requests: this.requests,
     };
   }
