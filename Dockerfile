@@ -1,0 +1,81 @@
+# syntax=docker/dockerfile:1
+# gpu-health-agent image, for linux/amd64 and linux/arm64 alike:
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/gpu-health-agent:TAG --push .
+# Nothing here is architecture-specific except the choice of koffi's prebuilt
+# binary and NVIDIA's package repository path, both keyed on TARGETARCH.
+# Without DCGM (kernel log + NVML only, smaller): --build-arg DCGM_PACKAGE=
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# --- build: compile the TypeScript. The output is plain JavaScript, the same for
+# every architecture, so this stage runs on the builder's own platform.
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# Dev dependencies (typescript) only; no install scripts are needed to compile.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY agent ./agent
+RUN npm run build
+
+# --- deps: production dependencies only. They are JavaScript plus koffi, which
+# ships a prebuilt koffi.node per platform inside its package, so this too can run
+# on the builder's platform; only the target's binary is kept.
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS deps
+ARG TARGETARCH
+WORKDIR /app
+COPY package.json package-lock.json ./
+# koffi's install script only checks for that prebuilt binary; skipping it keeps a
+# cross-platform build from probing the wrong architecture.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN set -eu; \
+    case "$TARGETARCH" in amd64) keep=linux_x64 ;; arm64) keep=linux_arm64 ;; \
+      *) echo "unsupported TARGETARCH '$TARGETARCH' (amd64 or arm64)" >&2; exit 1 ;; esac; \
+    test -f "node_modules/koffi/build/koffi/$keep/koffi.node"; \
+    find node_modules/koffi/build/koffi -mindepth 1 -maxdepth 1 -type d ! -name "$keep" -exec rm -rf {} +
+
+# --- runtime
+FROM ${NODE_IMAGE} AS runtime
+ARG TARGETARCH
+# DCGM: libdcgm.so.4 for --gpu-backend dcgm, and nv-hostengine for the chart's
+# sidecar mode. From NVIDIA's CUDA repository for Debian 12 (x86_64 or sbsa).
+# Empty DCGM_PACKAGE builds without it; DCGM_VERSION pins a version (e.g. 1:4.4.1-1).
+ARG DCGM_PACKAGE=datacenter-gpu-manager-4-core
+ARG DCGM_VERSION=
+ARG CUDA_REPO=https://developer.download.nvidia.com/compute/cuda/repos/debian12
+RUN set -eux; \
+    if [ -n "$DCGM_PACKAGE" ]; then \
+      case "$TARGETARCH" in amd64) repo_arch=x86_64 ;; arm64) repo_arch=sbsa ;; \
+        *) echo "unsupported TARGETARCH '$TARGETARCH'" >&2; exit 1 ;; esac; \
+      apt-get update; \
+      apt-get install -y --no-install-recommends ca-certificates curl; \
+      curl -fsSL -o /tmp/cuda-keyring.deb "$CUDA_REPO/$repo_arch/cuda-keyring_1.1-1_all.deb"; \
+      dpkg -i /tmp/cuda-keyring.deb; \
+      rm /tmp/cuda-keyring.deb; \
+      apt-get update; \
+      apt-get install -y --no-install-recommends "$DCGM_PACKAGE${DCGM_VERSION:+=$DCGM_VERSION}"; \
+      apt-get purge -y --auto-remove curl; \
+      rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*; \
+      ldconfig -p | grep -q 'libdcgm.so.4 '; \
+    fi
+
+WORKDIR /app
+ENV NODE_ENV=production
+# "type": "module" for dist/, and the version the agent reports.
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist/agent ./dist/agent
+# Data files the compiled code reads at their source paths (tsc copies no .yaml/.proto).
+COPY agent/rules/defaults.yaml ./agent/rules/defaults.yaml
+COPY agent/sources/podresources/kubelet-podresources-v1.proto ./agent/sources/podresources/kubelet-podresources-v1.proto
+# `gpu-health-agent status|drill|rules ...` from `kubectl exec`.
+RUN chmod 0755 dist/agent/main.js && ln -s /app/dist/agent/main.js /usr/local/bin/gpu-health-agent
+
+# root: /dev/kmsg is readable only with CAP_SYSLOG when kernel.dmesg_restrict=1 (the
+# default on most distributions) and root-owned besides; the state directory is a
+# root-owned host path; NVML opens /dev/nvidia* (root, or the video group per node).
+# The chart keeps the root filesystem read-only and every other host path read-only.
+# bash (in the base image) runs the chart's exec probes; nothing else is added.
+USER root
+ENTRYPOINT ["node", "/app/dist/agent/main.js"]
+CMD ["run"]
