@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createDcgmSource } from '../../agent/sources/dcgm/source.ts';
+import { createGpuSource } from '../../agent/sources/gpu/index.ts';
 import type { GpuSourceOptions } from '../../agent/sources/gpu/types.ts';
 import type { Observation } from '../../agent/model/evidence.ts';
 import { emptyHealth, observe, updateSource, verdictOf } from '../../agent/health/index.ts';
@@ -236,6 +237,19 @@ describe('DCGM source against the stand-in host engine', () => {
       await c.waitState('up');
     } finally {
       await setGarbage(socket, 'off');
+      await src.stop();
+    }
+  });
+
+  it("backend 'auto' takes DCGM when the host engine answers", async () => {
+    const c = collector();
+    const src = createGpuSource({ ...options(socket), backend: 'auto' }, c);
+    src.start();
+    try {
+      await c.waitState('up', 5000, 'dcgm');
+      assert.equal(src.backend(), 'dcgm');
+      assert.equal(c.last('nvml')?.state, 'disabled');
+    } finally {
       await src.stop();
     }
   });
