@@ -62,6 +62,20 @@ function workerUrl(): URL {
   return new URL(`./reader-worker${ext}`, import.meta.url);
 }
 
+/** Records packed by the worker: `ends[i]` is where record i ends. Records are ASCII (the kernel escapes the rest). */
+export function decodeBatch(bytes: ArrayBuffer, ends: Uint32Array): KmsgRecord[] {
+  const buf = Buffer.from(bytes);
+  const out: KmsgRecord[] = [];
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i] ?? start;
+    const rec = parseKmsgRecord(buf.toString('latin1', start, end));
+    start = end;
+    if (rec !== null) out.push(rec);
+  }
+  return out;
+}
+
 export class KmsgReader {
   readonly bootId: string;
   private readonly opts: KmsgReaderOptions;
@@ -169,14 +183,8 @@ export class KmsgReader {
 
   private onBatch(bytes: ArrayBuffer, ends: Uint32Array, overruns: number): void {
     this.stats.overruns += overruns;
-    const buf = Buffer.from(bytes);
     const out: KmsgRecord[] = [];
-    let start = 0;
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i] ?? start;
-      const rec = parseKmsgRecord(buf.toString('latin1', start, end));
-      start = end;
-      if (rec === null) continue;
+    for (const rec of decodeBatch(bytes, ends)) {
       const last = this.lastSeq;
       if (last !== null) {
         if (rec.seq <= last) continue;

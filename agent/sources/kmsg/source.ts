@@ -30,8 +30,7 @@ export interface KmsgSourceStats {
 export class KmsgSource {
   private readonly reader: KmsgReader;
   private readonly opts: KmsgSourceOptions;
-  private readonly kernel = createNvidiaLineParser();
-  private readonly drills = createNvidiaLineParser();
+  private readonly pipeline: (recs: KmsgRecord[]) => void;
   private readonly bootWallMs: number;
   private readonly now: () => number;
   private state: SourceState = 'starting';
@@ -45,6 +44,9 @@ export class KmsgSource {
     this.since = this.now();
     // process.hrtime is CLOCK_MONOTONIC on Linux, the clock kmsg timestamps follow.
     this.bootWallMs = opts.bootWallMs ?? this.now() - Number(process.hrtime.bigint() / 1_000_000n);
+    this.pipeline = createKmsgPipeline({
+      acceptDrills: opts.acceptDrills, bootWallMs: this.bootWallMs, onObservation: opts.onObservation, stats: this.stats,
+    });
     this.reader = new KmsgReader({
       ...opts,
       onRecords: (recs) => this.onRecords(recs),
@@ -95,27 +97,43 @@ export class KmsgSource {
 
   private onRecords(recs: KmsgRecord[]): void {
     if (this.state !== 'up' && this.reader.liveness().caughtUp) this.setState('up', `reading ${this.opts.path ?? '/dev/kmsg'}`);
+    this.pipeline(recs);
+    const c = this.reader.cursor();
+    if (c !== null) this.opts.onCursor?.(c);
+  }
+}
+
+export interface KmsgPipelineOptions {
+  acceptDrills: boolean;
+  bootWallMs: number;
+  onObservation: (obs: Observation, record: NvidiaRecord, raw: KmsgRecord) => void;
+  stats: KmsgSourceStats;
+}
+
+/** Records in, Observations out: facility filter, drills, recogniser with joiner. No I/O. */
+export function createKmsgPipeline(opts: KmsgPipelineOptions): (recs: KmsgRecord[]) => void {
+  const kernel = createNvidiaLineParser();
+  const drills = createNvidiaLineParser();
+  return (recs) => {
     for (const rec of recs) {
       if (!mayBeNvidia(rec.text)) continue;
       let drill = false;
       if (rec.facility !== 0) {
         if (!isDrillText(rec.text)) {
-          this.stats.nonKernelDropped++;
+          opts.stats.nonKernelDropped++;
           continue;
         }
-        if (!this.opts.acceptDrills) {
-          this.stats.drillsIgnored++;
+        if (!opts.acceptDrills) {
+          opts.stats.drillsIgnored++;
           continue;
         }
         drill = true;
       }
-      const at = this.bootWallMs + Math.floor(rec.usec / 1000);
-      for (const r of (drill ? this.drills : this.kernel).push(rec.text)) {
+      const at = opts.bootWallMs + Math.floor(rec.usec / 1000);
+      for (const r of (drill ? drills : kernel).push(rec.text)) {
         const obs = toObservation(r, 'kmsg', at, drill);
-        if (obs !== null) this.opts.onObservation(obs, r, rec);
+        if (obs !== null) opts.onObservation(obs, r, rec);
       }
     }
-    const c = this.reader.cursor();
-    if (c !== null) this.opts.onCursor?.(c);
-  }
+  };
 }
