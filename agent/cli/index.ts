@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./status.ts')).command,
   clear: async () => (await import('./clear.ts')).command,
   drill: async () => (await import('./drill.ts')).command,
+  demo: async () => (await import('./demo.ts')).command,
 };
 
 function usage(): string {
