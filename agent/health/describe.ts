@@ -62,9 +62,9 @@ export function codeLabel(f: Finding): string {
 }
 
 /** One finding in a sentence: everything an on-call engineer needs to find it again. */
-export function findingLine(gpu: GpuHealth, f: Finding): string {
+export function findingLine(gpu: GpuHealth, f: Finding, reason: string = reasonOf(f)): string {
   const seen = f.count === 1 ? `at ${iso(f.firstSeen)}` : `x${f.count}, first ${iso(f.firstSeen)}, last ${iso(f.lastSeen)}`;
-  return `${f.drill ? '[drill] ' : ''}${reasonOf(f)} on ${gpuLabel(gpu)}: ${codeLabel(f)} ${seen}, action ${actionOf(f)}`;
+  return `${f.drill ? '[drill] ' : ''}${reason} on ${gpuLabel(gpu)}: ${codeLabel(f)} ${seen}, action ${actionOf(f)}`;
 }
 
 /** Joins parts with `sep` while they fit in `max`, then says how many were left out. */

@@ -7,8 +7,11 @@ import type { Finding, GpuHealth, HealthState } from './types.ts';
 import { NODE_ID } from './types.ts';
 
 /** `0000:3B:00.0`, `00000000:3b:00.0`, `0000:3b:00` -> `0000:3b:00.0`. */
+const NORMAL_PCI = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+
 export function normalizePci(pci: string | null | undefined): string | null {
   if (pci === null || pci === undefined) return null;
+  if (NORMAL_PCI.test(pci)) return pci;
   let s = pci.trim().toLowerCase();
   if (s === '') return null;
   if (s.startsWith('pci:')) s = s.slice(4);
@@ -48,10 +51,13 @@ function unalias(state: HealthState, id: string): void {
   for (const [k, v] of state.aliases) if (v === id) state.aliases.delete(k);
 }
 
-function fill(gpu: GpuHealth, id: Ident): void {
-  gpu.pci ??= id.pci;
-  gpu.uuid ??= id.uuid;
-  gpu.index ??= id.index;
+/** Fills the parts of the GPU's identity it lacked; true when something was new. */
+function fill(gpu: GpuHealth, id: Ident): boolean {
+  let changed = false;
+  if (gpu.pci === null && id.pci !== null) [gpu.pci, changed] = [id.pci, true];
+  if (gpu.uuid === null && id.uuid !== null) [gpu.uuid, changed] = [id.uuid, true];
+  if (gpu.index === null && id.index !== null) [gpu.index, changed] = [id.index, true];
+  return changed;
 }
 
 function mergeFinding(a: Finding, b: Finding): Finding {
@@ -156,10 +162,10 @@ export function resolveGpu(
     const gid = id.pci !== null ? `pci:${id.pci}` : id.uuid !== null ? `uuid:${id.uuid}` : `index:${id.index}`;
     gpu = newGpu(state.gpus.has(gid) ? `${gid}#${now}` : gid, id, now);
     state.gpus.set(gpu.id, gpu);
-  } else {
-    fill(gpu, id);
+    alias(state, gpu);
+  } else if (fill(gpu, id)) {
+    alias(state, gpu);
   }
-  alias(state, gpu);
   return gpu;
 }
 

@@ -27,10 +27,11 @@ export function findingNotice(gpu: GpuHealth, fid: string, f: Finding, what: 'ne
       ? ` Escalated: ${esc.count}${esc.distinct === 'process' ? ' distinct processes' : ' occurrences'} within ${Math.round(esc.windowMs / 1000)}s on the ${esc.scope}.`
       : '';
   const detail = f.detail === '' ? '' : ` Record: ${f.detail}`;
+  const reason = reasonOf(f);
   return {
     type: 'Warning',
-    reason: reasonOf(f),
-    note: bounded(`${findingLine(gpu, f)}. ${f.entry.description}${why}${detail}`, NOTE_MAX),
+    reason,
+    note: bounded(`${findingLine(gpu, f, reason)}. ${f.entry.description}${why}${detail}`, NOTE_MAX),
     key: what === 'escalated' ? `${findingKey(gpu, fid)}/escalated` : findingKey(gpu, fid),
     at,
     drill: f.drill,

@@ -116,9 +116,10 @@ function roomForFinding(state: HealthState, gpu: GpuHealth, newcomerFatal: boole
 }
 
 /** Escalation by count within the window, per GPU or across the node; latches until the finding clears. */
-function escalate(state: HealthState, gpu: GpuHealth, fid: string, f: Finding, occ: Occurrence, notices: Notice[]): void {
+function escalate(state: HealthState, gpu: GpuHealth, fid: string, f: Finding, e: Evidence, at: number, notices: Notice[]): void {
   const esc = f.entry.escalation;
   if (esc === null) return;
+  const occ: Occurrence = { at, tag: tagOf(e) };
   const distinct = esc.distinct === 'process';
   if (esc.scope === 'gpu') {
     f.occurrences = recordOccurrence(f.occurrences, occ, esc.windowMs, esc.count, distinct);
@@ -220,13 +221,12 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
     }
   }
 
-  const occ: Occurrence = { at: obs.at, tag: tagOf(e) };
   let f = gpu.findings.get(fid);
   if (f === undefined) {
     f = newFinding(m, obs, level);
     if (!roomForFinding(state, gpu, severityOf(f) === 'fatal')) return { state, notices, finding: null };
     gpu.findings.set(fid, f);
-    escalate(state, gpu, fid, f, occ, notices);
+    escalate(state, gpu, fid, f, e, obs.at, notices);
     if (loud(f)) notices.unshift(findingNotice(gpu, fid, f, 'new', obs.at));
     return { state, notices, finding: { gpu, id: fid, finding: f, counted: true } };
   }
@@ -246,7 +246,7 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
     f.count += 1;
     f.last = { at: obs.at, source: obs.source, kind: e.kind };
     f.detail = detailOf(e);
-    escalate(state, gpu, fid, f, occ, notices);
+    escalate(state, gpu, fid, f, e, obs.at, notices);
     if (loud(f)) notices.unshift(findingNotice(gpu, fid, f, 'repeat', obs.at));
   }
   return { state, notices, finding: { gpu, id: fid, finding: f, counted } };

@@ -137,20 +137,21 @@ function withCode(entry: RuleEntry, code: number | string): RuleEntry {
  * `fatal`/`non-fatal` by the record's flag; then the family's unknown default.
  */
 export function lookupEntry(table: RuleTable, family: RuleFamily, code: number | string, variant: string | null, skipCode = false): Lookup {
-  const keys: string[] = [];
-  if (!skipCode) {
-    if (family === 'dcgm' && variant !== null) keys.push(`dcgm:${code}/${variant}`);
-    keys.push(`${family}:${code}`);
-  }
-  if ((family === 'dcgm' || family === 'sxid') && variant !== null) keys.push(`${family}:${variant}`);
-  for (const key of keys) {
+  const tryKey = (key: string): Lookup | null => {
     const entry = table.entries.get(key);
-    if (entry !== undefined) return { entry: withCode(entry, code), matched: key, unknown: false };
-  }
+    return entry === undefined ? null : { entry: withCode(entry, code), matched: key, unknown: false };
+  };
+  const found =
+    (!skipCode && family === 'dcgm' && variant !== null ? tryKey(`dcgm:${code}/${variant}`) : null) ??
+    (skipCode ? null : tryKey(`${family}:${code}`)) ??
+    ((family === 'dcgm' || family === 'sxid') && variant !== null ? tryKey(`${family}:${variant}`) : null);
+  if (found !== null) return found;
   return { entry: withCode(table.unknown[family], code), matched: `unknown.${family}`, unknown: true };
 }
 
 /** `{level}` in a reason reads `Error` for fatal and `Warning` otherwise, as the EKS agent's reasons do. */
 export function fillLevel(reason: string, severity: Severity): string {
-  return reason.includes('{level}') ? reason.replaceAll('{level}', severity === 'fatal' ? 'Error' : 'Warning') : reason;
+  const at = reason.indexOf('{level}');
+  if (at < 0) return reason;
+  return reason.slice(0, at) + (severity === 'fatal' ? 'Error' : 'Warning') + reason.slice(at + 7).replaceAll('{level}', severity === 'fatal' ? 'Error' : 'Warning');
 }
