@@ -112,6 +112,25 @@ describe('node condition on a real API server', () => {
     await r.stop();
   });
 
+  test('an Xid storm (1,000 verdict updates a second) costs at most one status write a second', async () => {
+    const { node, reporter } = await setup('storm');
+    const r = reporter({ coalesceMs: 1000 });
+    await r.start();
+    const t0 = Date.now();
+    r.setVerdict(xid79, t0);
+    let i = 0;
+    while (Date.now() - t0 < 2000) {
+      for (let k = 0; k < 10; k++, i++) r.setVerdict({ ...xid79, message: `GPU 3 fell off the bus; ${i} more Xid records` }, Date.now());
+      await sleep(10);
+    }
+    await sleep(1200);
+    const writes = r.status().writes;
+    await r.stop();
+    assert.ok(i >= 1000, `${i} updates`);
+    assert.ok(writes >= 2 && writes <= 4, `${writes} writes for ${i} updates over 2 s: the False at once, then one per second`);
+    assert.equal(condition(await getNode(cluster.admin(), node), TYPE)?.message, `GPU 3 fell off the bus; ${i - 1} more Xid records`);
+  });
+
   test('heartbeat refreshes lastHeartbeatTime only', async () => {
     const { node, reporter } = await setup('heartbeat');
     const r = reporter({ heartbeatMs: 1500 });

@@ -75,11 +75,6 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
   // Before start() resolves, what the runtime says is held here and replayed.
   let early: { verdict?: { v: NodeVerdict; now: number }; notices: Notice[] } = { notices: [] };
 
-  const parts = (): { writer: ConditionWriter; events: EventRecorder } => {
-    if (writer === undefined || events === undefined) throw new Error('kube reporter: start() first');
-    return { writer, events };
-  };
-
   return {
     name: 'kube',
 
@@ -140,9 +135,12 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
     },
 
     status() {
-      const { writer: w, events: e } = parts();
-      const { current, ...rest } = w.status();
-      return { ...rest, condition: current, events: e.status() };
+      if (writer === undefined || events === undefined) {
+        const none = { created: 0, seriesUpdates: 0, dropped: 0, failures: 0, pending: early.notices.length, lastError: undefined, lastWriteAt: undefined };
+        return { lastWriteAt: undefined, lastError: undefined, pending: early.verdict !== undefined, writes: 0, failures: 0, condition: undefined, events: none };
+      }
+      const { current, ...rest } = writer.status();
+      return { ...rest, condition: current, events: events.status() };
     },
 
     lastWrite() {

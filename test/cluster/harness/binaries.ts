@@ -3,7 +3,7 @@
 // the version is the one we test, then our cache, then a build from the Go
 // modules (build-binaries.sh). Anything missing fails loudly: never a skip.
 import { execFile, spawn } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,9 +95,12 @@ async function locate(tool: Tool): Promise<string | undefined> {
 const buildScript = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'build-binaries.sh');
 
 async function build(): Promise<void> {
+  await mkdir(dirname(cacheDir()), { recursive: true });
   process.stderr.write(`cluster harness: building Kubernetes ${K8S_VERSION} binaries into ${cacheDir()} (first run only; minutes)\n`);
   await new Promise<void>((res, rej) => {
-    const child = spawn('bash', [buildScript], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8S_VERSION } });
+    // flock: two test processes that both find a binary missing build it once.
+    const lock = join(dirname(cacheDir()), '.build.lock');
+    const child = spawn('flock', [lock, 'bash', buildScript], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K8S_VERSION } });
     child.on('error', rej);
     child.on('exit', (code) => (code === 0 ? res() : rej(new Error(`${buildScript} exited with ${code}`))));
   });
