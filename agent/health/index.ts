@@ -16,7 +16,7 @@ export type { ObserveResult } from './observe.ts';
 export { fromSnapshot, toSnapshot } from './snapshot.ts';
 export type { Restored } from './snapshot.ts';
 export { isReady, verdictOf, MESSAGE_MAX, READY_REASON, UNOBSERVABLE_REASON } from './verdict.ts';
-export { describeHealth } from './view.ts';
+export { describeHealth, findingView } from './view.ts';
 export type { FindingView, GpuView, HealthView } from './view.ts';
 export { normalizePci } from './identity.ts';
 

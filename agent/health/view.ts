@@ -3,7 +3,7 @@
 // and reason already worked out.
 import type { ClearOn, RepairAction, Severity } from '../rules/types.ts';
 import { actionOf, codeLabel, iso, reasonOf, severityOf } from './describe.ts';
-import type { HealthState } from './types.ts';
+import type { Finding, HealthState } from './types.ts';
 
 export interface FindingView {
   id: string;
@@ -46,6 +46,28 @@ export interface HealthView {
 
 const ORDER = ['fatal', 'warning', 'info', 'ok'] as const;
 
+/** One finding's view, e.g. for the log line of the finding `observe` just returned. */
+export function findingView(id: string, f: Finding): FindingView {
+  return {
+    id,
+    key: f.key,
+    code: codeLabel(f),
+    reason: reasonOf(f),
+    severity: severityOf(f),
+    action: actionOf(f),
+    count: f.count,
+    firstSeen: iso(f.firstSeen),
+    lastSeen: iso(f.lastSeen),
+    drill: f.drill,
+    escalated: f.escalated,
+    sources: [...f.sources],
+    clearOn: [...f.entry.clearOn],
+    description: f.entry.description,
+    detail: f.detail,
+    rule: f.unknownCode ? `unknown default (${f.entry.origin})` : f.entry.origin,
+  };
+}
+
 export function describeHealth(state: HealthState): HealthView {
   const totals = { fatal: 0, warning: 0, info: 0 };
   const gpus: GpuView[] = [];
@@ -58,24 +80,7 @@ export function describeHealth(state: HealthState): HealthView {
         totals[severity] += 1;
         if (ORDER.indexOf(severity) < ORDER.indexOf(health)) health = severity;
       }
-      findings.push({
-        id,
-        key: f.key,
-        code: codeLabel(f),
-        reason: reasonOf(f),
-        severity,
-        action: actionOf(f),
-        count: f.count,
-        firstSeen: iso(f.firstSeen),
-        lastSeen: iso(f.lastSeen),
-        drill: f.drill,
-        escalated: f.escalated,
-        sources: [...f.sources],
-        clearOn: [...f.entry.clearOn],
-        description: f.entry.description,
-        detail: f.detail,
-        rule: f.unknownCode ? `unknown default (${f.entry.origin})` : f.entry.origin,
-      });
+      findings.push(findingView(id, f));
     }
     findings.reverse(); // most recent first
     gpus.push({ id: gpu.id, index: gpu.index, pci: gpu.pci, uuid: gpu.uuid, health, lastSeen: iso(gpu.lastSeen), findings });
