@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { createDcgmSource } from '../../agent/sources/dcgm/source.ts';
 import { createGpuSource } from '../../agent/sources/gpu/index.ts';
@@ -188,7 +189,7 @@ describe('DCGM source against the stand-in host engine', () => {
     }
   });
 
-  it('hang: the call times out, the source is hung, nothing piles up, the event loop stays responsive', async () => {
+  it('hang: the call times out, the source is hung, nothing piles up, the event loop stays responsive', async (t) => {
     const c = collector();
     const src = createDcgmSource(options(socket, { hungAbandonMs: 60_000 }), c);
     src.start();
@@ -202,7 +203,9 @@ describe('DCGM source against the stand-in host engine', () => {
         return s;
       });
       assert.match(hung.detail, /did not return within 400 ms/);
-      assert.ok(maxLagMs < 100, `event loop lag during the hang: ${maxLagMs.toFixed(1)} ms`);
+      // A blocked loop would lag for the whole hang (> 1 s here); the margin absorbs a busy shared CPU.
+      assert.ok(maxLagMs < 300, `event loop lag during the hang: ${maxLagMs.toFixed(1)} ms`);
+      t.diagnostic(`max timer lag during the DCGM hang: ${maxLagMs.toFixed(1)} ms`);
       const st = await engineState(socket);
       assert.equal(st.parked, 1, 'exactly one DCGM call outstanding: none stacked behind the hung one');
       assert.equal(c.observations.length, before, 'no evidence from a hung engine');
@@ -316,7 +319,12 @@ describe('DCGM source when the host engine goes away', () => {
   it('connects over TCP host:port too', async () => {
     buildNative();
     const dir = tempDir('gha-dcgm-');
-    const port = 20000 + (process.pid % 20000);
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
     const engine = await startEngine(path.join(dir, 'he.sock'), 1, ['--port', String(port)]);
     const c = collector();
     const src = createDcgmSource({ ...options('unused'), dcgmAddress: `127.0.0.1:${port}` }, c);

@@ -145,7 +145,7 @@ describe('NVML source against the stand-in library', () => {
     }
   });
 
-  it('a hung driver: hung status, no evidence, responsive event loop, recovers', async () => {
+  it('a hung driver: hung status, no evidence, responsive event loop, recovers', async (t) => {
     const c = collector();
     const src = createNvmlSource(options({ hungAbandonMs: 60_000 }), c);
     src.start();
@@ -155,11 +155,13 @@ describe('NVML source against the stand-in library', () => {
       ctl.hang(true);
       const { result: hung, maxLagMs } = await maxTimerLag(async () => {
         const s = await c.waitState('hung', 3000);
-        await sleep(400);
+        await sleep(600);
         return s;
       });
       assert.match(hung.detail, /did not return within \d+ ms/);
-      assert.ok(maxLagMs < 100, `event loop lag during the hang: ${maxLagMs.toFixed(1)} ms`);
+      // A blocked loop would lag for the whole hang (> 1 s here); the margin absorbs a busy shared CPU.
+      assert.ok(maxLagMs < 300, `event loop lag during the hang: ${maxLagMs.toFixed(1)} ms`);
+      t.diagnostic(`max timer lag during the NVML hang: ${maxLagMs.toFixed(1)} ms`);
       ctl.xid(0, 48); // happens while hung: the set is re-created afterwards, as after a driver wedge
       assert.equal(c.observations.length, before);
       ctl.hang(false);
