@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../report/log/logger.ts';
 import { createDryRunReporter } from '../report/log/dry-run-reporter.ts';
 import { createKubeReporter } from '../report/kube/reporter.ts';
 import { startAgent } from '../runtime/agent.ts';
-import { kmsgSource, logFileSource } from '../runtime/sources.ts';
+import { gpuSource, kmsgSource, logFileSource } from '../runtime/sources.ts';
 import type { Reporter, Source } from '../runtime/types.ts';
 
 const HELP = `usage: gpu-health-agent run [flags]
@@ -55,13 +55,13 @@ export const command: Command = {
     }
     const log = createLogger(config.logLevel);
     log.info({ config }, 'starting');
-    if (config.gpuBackend !== 'none') log.warn({ gpuBackend: config.gpuBackend }, 'GPU management source (DCGM/NVML) is not wired into this build yet; watching the kernel log only');
 
     const sources = (cb: Parameters<typeof kmsgSource>[1], ctx: { cursor: Parameters<typeof kmsgSource>[2]['cursor']; resumed: boolean }): Source[] => {
       const out: Source[] = [];
       const full = { ...ctx, now: Date.now };
       if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
       if (config.logFiles.length > 0) out.push(logFileSource(config, cb, full));
+      out.push(gpuSource(config, cb, full));
       return out;
     };
 

@@ -140,9 +140,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const sumStats = (pick: 'drillsIgnored' | 'recordsRead' | 'recordsLost'): number => view.sources.reduce((n, s) => n + (s.stats?.()[pick] ?? 0), 0);
   metrics = createMetrics({
     sources: () =>
-      view.sources.map((s) => {
-        const st = s.stats?.();
-        return { source: s.name, up: view.statuses.get(s.name)?.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0 };
+      [...view.statuses.values()].map((status) => {
+        const st = view.sources.find((s) => s.name === status.source)?.stats?.();
+        return { source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0 };
       }),
     findings: () => {
       const counts = new Map<string, { reason: string; severity: string; drill: boolean; count: number }>();
@@ -195,7 +195,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let lastVerdict: NodeVerdict | null = null;
   /** After any change: readiness, then (once ready) the condition and the reporters. */
   const settle = (t: number): void => {
-    if (!view.ready && isReady(view.health)) {
+    if (!view.ready && isReady(view.health) && view.sources.every((s) => s.settled?.() ?? true)) {
       view.ready = true;
       log.info({ tookMs: t - startedAt, sources: [...view.statuses.values()].map((s) => `${s.source}:${s.state}`) }, 'first full observation cycle done; ready');
     }

@@ -5,6 +5,7 @@ import type { AgentConfig } from '../config/load.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import { KmsgSource } from '../sources/kmsg/source.ts';
 import { LogFileSource } from '../sources/logfile/source.ts';
+import { createGpuSource } from '../sources/gpu/index.ts';
 import type { KmsgCursor } from './state-file.ts';
 import type { Source, SourceCallbacks } from './types.ts';
 
@@ -82,6 +83,28 @@ function combine(all: SourceStatus[]): SourceStatus {
   const worst = [...all].sort((a, b) => rank.indexOf(a.state) - rank.indexOf(b.state))[0] as SourceStatus;
   const detail = all.length === 1 ? worst.detail : all.map((s) => s.detail).filter((d) => d !== '').join('; ');
   return { ...worst, detail, caughtUp: all.every((s) => s.caughtUp) };
+}
+
+/** DCGM or NVML as --gpu-backend says; it pushes a status for both (the unused one as disabled). */
+export function gpuSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext): Source {
+  const seen = new Set<string>();
+  const gpu = createGpuSource(
+    { backend: config.gpuBackend, dcgmAddress: config.dcgmAddress, intervalMs: config.dcgmIntervalMs, expectedGpus: config.expectedGpus, now: ctx.now },
+    {
+      onObservation: (obs) => cb.onObservation(obs),
+      onStatus: (status) => {
+        seen.add(status.source);
+        cb.onStatus(status);
+      },
+    },
+  );
+  return {
+    name: 'gpu',
+    start: () => gpu.start(),
+    stop: () => gpu.stop(),
+    // 'auto' probes DCGM, then NVML, before it says which one runs.
+    settled: () => seen.has('dcgm') && seen.has('nvml'),
+  };
 }
 
 /** kmsg switched off with `--kmsg none`: say so, so the debug view and verdict show it. */

@@ -21,12 +21,15 @@ export interface SourceStats {
 }
 
 export interface Source {
-  readonly name: SourceName;
+  /** The SourceName it reports as, or `gpu` for the DCGM/NVML pair. */
+  readonly name: SourceName | 'gpu';
   start(): void | Promise<void>;
   stop(): void | Promise<void>;
   /** Current status, polled once a tick; sources that only push may omit it. */
   status?(): SourceStatus;
   stats?(): SourceStats;
+  /** False until its first cycle has at least started (e.g. the GPU backend chosen); the agent is not ready before. */
+  settled?(): boolean;
   /** Resume point covering every record delivered so far (kmsg only). */
   cursor?(): KmsgCursor | null;
 }

@@ -31,15 +31,15 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     condition,
     gpus: h.gpus,
     totals: h.totals,
-    sources: v.sources.map((s) => {
-      const st = v.statuses.get(s.name);
-      const stats = s.stats?.();
+    // Every source that has said how it is (the GPU source speaks for both DCGM and NVML).
+    sources: [...v.statuses.values()].map((st) => {
+      const stats = v.sources.find((s) => s.name === st.source)?.stats?.();
       return {
-        source: s.name,
-        state: st?.state ?? 'starting',
-        since: iso(st?.since ?? 0),
-        detail: st?.detail ?? '',
-        caughtUp: st?.caughtUp ?? false,
+        source: st.source,
+        state: st.state,
+        since: iso(st.since),
+        detail: st.detail,
+        caughtUp: st.caughtUp,
         recordsRead: stats?.recordsRead ?? null,
         recordsLost: stats?.recordsLost ?? null,
       };
