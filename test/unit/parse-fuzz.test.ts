@@ -103,7 +103,13 @@ test('fuzz: random, mutated and adversarial lines never throw and stay fast', ()
   for (const line of inputs) {
     const t = performance.now();
     assert.doesNotThrow(() => runAll(line));
-    const dt = performance.now() - t;
+    let dt = performance.now() - t;
+    // A GC pause or a busy machine slows one call; backtracking slows every call. Re-time outliers.
+    for (let k = 0; k < 3 && dt > 20; k++) {
+      const t2 = performance.now();
+      runAll(line);
+      dt = Math.min(dt, performance.now() - t2);
+    }
     if (dt > worst) {
       worst = dt;
       worstLine = line.slice(0, 80);

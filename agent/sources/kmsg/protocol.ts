@@ -20,7 +20,11 @@ export interface WorkerConfig {
   control: SharedArrayBuffer;
   /** Minimum time between two opens of the device (NPD once reopened 37k times in 200 ms). */
   reopenMinDelayMs: number;
-  /** Wait after the ring buffer is drained before reading again (woken early by stop). */
+  /** Wait for records with poll(2) (koffi + libc) instead of timed polling. */
+  usePoll: boolean;
+  /** With poll(2): how often an idle reader looks at the stop flag. */
+  stopCheckMs: number;
+  /** Without poll(2): wait after the ring buffer is drained before reading again (woken early by stop). */
   idlePollMs: number;
   batchMax: number;
   maxInFlight: number;

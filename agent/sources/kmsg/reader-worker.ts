@@ -1,20 +1,24 @@
 // The /dev/kmsg read loop, on its own thread. One read() returns one record.
 //
 // The device is opened O_NONBLOCK: the first EAGAIN after open tells where the
-// ring buffer ends (the "caught up" signal), and an idle reader sleeps in
-// Atomics.wait, which "stop" interrupts at once. A blocking read() could not
-// be interrupted: a thread parked in it keeps the whole process from exiting
-// until the kernel logs something. Records go to the main thread in batches,
+// ring buffer ends (the "caught up" signal). An idle reader waits in poll(2)
+// with a short timeout (or, without libc, in Atomics.wait). A blocking read()
+// could not be interrupted: a thread parked in it keeps the whole process from
+// exiting until the kernel logs something. Records go to the main thread in batches,
 // read straight into a transferred buffer; if the main thread falls behind the
 // worker stops reading (bounded memory) and the kernel's EPIPE tells us later
 // how much was overwritten.
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { loadPoll } from './poll.ts';
 import { CTL, type WorkerConfig, type WorkerMessage } from './protocol.ts';
 
 /** The kernel never returns a record longer than this (CONSOLE_EXT_LOG_MAX). */
 const RECORD_MAX = 8192;
 const BATCH_BYTES = 256 * 1024;
+
+// An idle reader meets EAGAIN 20 times a second; a stack trace on each costs more than the read.
+Error.stackTraceLimit = 0;
 
 const cfg = workerData as WorkerConfig;
 const ctl = new Int32Array(cfg.control);
@@ -36,6 +40,14 @@ function beat(): void {
 /** Sleep up to ms, woken early by stop. */
 function sleep(ms: number): void {
   if (ms > 0 && !stopped()) Atomics.wait(ctl, CTL.WAKE, 0, ms);
+}
+
+// With poll(2) an idle reader wakes when a record arrives, or every
+// stopCheckMs to look at the stop flag; without it, every idlePollMs.
+const pollFd = cfg.usePoll ? loadPoll() : null;
+function idle(fd: number): void {
+  if (pollFd !== null) pollFd(fd, cfg.stopCheckMs);
+  else sleep(cfg.idlePollMs);
 }
 
 let bytes = new ArrayBuffer(BATCH_BYTES);
@@ -103,7 +115,7 @@ function run(): void {
       } else {
         flush();
         beat();
-        sleep(cfg.idlePollMs);
+        idle(fd);
       }
     } catch (err) {
       const code = errCode(err);
@@ -115,7 +127,7 @@ function run(): void {
           post({ type: 'caught-up' });
         }
         beat();
-        sleep(cfg.idlePollMs);
+        idle(fd);
       } else if (code === 'EPIPE') {
         // Records were overwritten; the position moved to the oldest one left.
         overruns++;

@@ -44,6 +44,9 @@ export interface KmsgReaderOptions {
   onCaughtUp?: () => void;
   onError?: (code: string, message: string) => void;
   reopenMinDelayMs?: number;
+  /** Default true: wait for records with poll(2); false: timed polling every idlePollMs. */
+  usePoll?: boolean;
+  stopCheckMs?: number;
   idlePollMs?: number;
   batchMax?: number;
   maxInFlight?: number;
@@ -106,6 +109,8 @@ export class KmsgReader {
       path: this.opts.path ?? '/dev/kmsg',
       control: this.control,
       reopenMinDelayMs: this.opts.reopenMinDelayMs ?? 5000,
+      usePoll: this.opts.usePoll ?? true,
+      stopCheckMs: this.opts.stopCheckMs ?? 250,
       idlePollMs: this.opts.idlePollMs ?? 50,
       batchMax: this.opts.batchMax ?? 1024,
       maxInFlight: this.opts.maxInFlight ?? 4,
