@@ -26,6 +26,7 @@ import {
   verdictOf,
   type HealthState,
 } from '../health/index.ts';
+import { actionOf, reasonOf, severityOf } from '../health/describe.ts';
 import { loadDefaults, loadRuleFile } from '../rules/load.ts';
 import { watchRuleFile, type RuleWatcher } from '../rules/watch.ts';
 import type { RuleTable } from '../rules/types.ts';
@@ -187,7 +188,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const send = (notices: Notice[]): void => {
     for (const n of notices) {
-      m.notices.inc({ reason: n.reason, type: n.type, drill: String(n.drill) });
+      m.notices.inc({ type: n.type, drill: String(n.drill) });
       for (const r of reporters) r.notice(n);
     }
   };
@@ -220,8 +221,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const r = observe(view.health, obs, view.rules, t);
     view.health = r.state;
     if (r.finding !== null && r.finding.counted) {
-      const f = describeHealth(view.health).gpus.find((g) => g.id === r.finding?.gpu.id)?.findings.find((x) => x.id === r.finding?.id);
-      log.info({ finding: f, gpu: { pci: r.finding.gpu.pci, uuid: r.finding.gpu.uuid, index: r.finding.gpu.index }, source: obs.source, drill: obs.drill }, 'finding');
+      const { gpu, id, finding: f } = r.finding;
+      log.info(
+        {
+          finding: { id, reason: reasonOf(f), severity: severityOf(f), action: actionOf(f), count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, detail: f.detail },
+          gpu: { pci: gpu.pci, uuid: gpu.uuid, index: gpu.index },
+          source: obs.source,
+          drill: obs.drill,
+        },
+        'finding',
+      );
     }
     send(r.notices);
     saver.markDirty();

@@ -32,7 +32,7 @@ export interface AgentMetrics {
   observations: Counter<'source' | 'kind' | 'drill'>;
   ruleReloads: Counter<'result'>;
   stateWrites: Counter<'result'>;
-  notices: Counter<'reason' | 'type' | 'drill'>;
+  notices: Counter<'type' | 'drill'>;
 }
 
 const P = 'gpu_health_';
@@ -127,6 +127,7 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     observations: new Counter({ name: `${P}observations_total`, help: 'Observations taken in, per source and kind', labelNames: ['source', 'kind', 'drill'], registers: reg }),
     ruleReloads: new Counter({ name: `${P}rule_reloads_total`, help: 'Rule file reloads, result="ok" or "refused"', labelNames: ['result'], registers: reg }),
     stateWrites: new Counter({ name: `${P}state_writes_total`, help: 'State file writes, result="ok" or "error"', labelNames: ['result'], registers: reg }),
-    notices: new Counter({ name: `${P}notices_total`, help: 'Notices (Events) raised, per reason and type', labelNames: ['reason', 'type', 'drill'], registers: reg }),
+    // No reason label: unknown codes would make its cardinality unbounded; findings by reason are in gpu_health_findings.
+    notices: new Counter({ name: `${P}notices_total`, help: 'Notices (Events) raised, per type', labelNames: ['type', 'drill'], registers: reg }),
   };
 }

@@ -14,46 +14,73 @@ export interface DryRunOptions {
   heartbeatMs: number;
 }
 
+/** Repeats of one Event series are logged at most this often (the kube recorder's series interval). */
+const SERIES_MS = 10_000;
+/** Changes that are not a status flip are logged at most this often, as the kube writer coalesces them. */
+const COALESCE_MS = 1000;
+
 export function createDryRunReporter(log: Logger, opts: DryRunOptions): Reporter {
-  let current: NodeVerdict | null = null;
+  let written: NodeVerdict | null = null;
+  let pending: NodeVerdict | null = null;
+  let pendingTimer: NodeJS.Timeout | null = null;
   let last: WriteRecord | null = null;
-  const series = new Map<string, number>();
+  const series = new Map<string, { count: number; loggedAt: number }>();
   let heartbeat: NodeJS.Timeout | null = null;
 
   const writeCondition = (verdict: NodeVerdict, now: number, why: string): void => {
+    written = verdict;
     log.info(
       { dryRun: true, node: opts.nodeName, condition: { type: opts.conditionType, ...verdict }, why },
       'would write node condition',
     );
     last = { at: now, what: 'condition', ok: true, detail: `dry run: ${verdict.status} ${verdict.reason} (${why})` };
   };
+  const flushPending = (): void => {
+    pendingTimer = null;
+    if (pending !== null) writeCondition(pending, Date.now(), 'update');
+    pending = null;
+  };
 
   return {
     name: 'dry-run',
     setVerdict(verdict, now) {
-      if (current !== null && current.status === verdict.status && current.reason === verdict.reason && current.message === verdict.message) return;
-      const why = current === null ? 'start' : current.status !== verdict.status ? 'transition' : 'update';
-      current = verdict;
-      writeCondition(verdict, now, why);
+      const base = pending ?? written;
+      if (base !== null && base.status === verdict.status && base.reason === verdict.reason && base.message === verdict.message) return;
+      if (written === null || written.status !== verdict.status) {
+        // First write and transitions go out at once.
+        if (pendingTimer !== null) clearTimeout(pendingTimer);
+        pendingTimer = null;
+        pending = null;
+        writeCondition(verdict, now, written === null ? 'start' : 'transition');
+      } else {
+        pending = verdict;
+        pendingTimer ??= setTimeout(flushPending, COALESCE_MS);
+      }
       if (heartbeat === null) {
         heartbeat = setInterval(() => {
-          if (current !== null) writeCondition(current, Date.now(), 'heartbeat');
+          if (written !== null && pending === null) writeCondition(written, Date.now(), 'heartbeat');
         }, opts.heartbeatMs);
         heartbeat.unref();
       }
     },
     notice(n: Notice) {
-      const count = (series.get(n.key) ?? 0) + 1;
+      const prev = series.get(n.key);
+      const entry = { count: (prev?.count ?? 0) + 1, loggedAt: prev?.loggedAt ?? -Infinity };
       series.delete(n.key);
-      series.set(n.key, count);
+      series.set(n.key, entry);
       if (series.size > MAX_SERIES) series.delete(series.keys().next().value as string);
-      const line = { dryRun: true, node: opts.nodeName, event: { type: n.type, reason: n.reason, note: n.note, drill: n.drill, gpuUuids: n.gpuUuids, seriesCount: count } };
+      // A series is one Event; its repeats update it at most every SERIES_MS, so log them no more often.
+      if (n.at - entry.loggedAt < SERIES_MS) return;
+      entry.loggedAt = n.at;
+      const line = { dryRun: true, node: opts.nodeName, event: { type: n.type, reason: n.reason, note: n.note, drill: n.drill, gpuUuids: n.gpuUuids, seriesCount: entry.count } };
       if (n.type === 'Warning') log.warn(line, 'would write event');
       else log.info(line, 'would write event');
     },
     stop() {
       if (heartbeat !== null) clearInterval(heartbeat);
       heartbeat = null;
+      if (pendingTimer !== null) clearTimeout(pendingTimer);
+      flushPending();
     },
     lastWrite: () => last,
   };
