@@ -218,6 +218,26 @@ describe('DCGM source against the stand-in host engine', () => {
     }
   });
 
+  it('a call stuck past hungAbandonMs: its thread is abandoned once, never stacked; recovers after', async () => {
+    const c = collector();
+    const src = createDcgmSource(options(socket, { hungAbandonMs: 300 }), c);
+    src.start();
+    try {
+      await c.waitState('up');
+      await setHang(socket, true);
+      await c.waitFor('second stuck call', () => c.statuses.find((s) => /earlier call is still stuck/.test(s.detail)), 5000);
+      await sleep(700);
+      const st = await engineState(socket);
+      assert.ok(Number(st.parked) <= 2, `at most the abandoned call and one more outstanding, got ${String(st.parked)}`);
+      assert.equal(c.last('dcgm')?.state, 'hung');
+      await setHang(socket, false);
+      await c.waitState('up', 5000);
+    } finally {
+      await setHang(socket, false);
+      await src.stop();
+    }
+  });
+
   it('garbage from the engine: down, never evidence; recovers when it answers properly', async () => {
     const c = collector();
     const src = createDcgmSource(options(socket), c);

@@ -68,7 +68,6 @@ export function createDcgmSource(options: GpuSourceOptions, sink: GpuSourceSink)
 
   /** A call timed out: hung until it returns; then reconnect (state unknown). */
   const hung = async (e: CallTimeoutError): Promise<void> => {
-    connected = false;
     setStatus('hung', `${e.message} (host engine ${options.dcgmAddress}); no further DCGM calls until it returns`);
     const returned = await Promise.race([worker.whenIdle(o.hungAbandonMs), stopped]);
     if (!running) return;
@@ -78,6 +77,9 @@ export function createDcgmSource(options: GpuSourceOptions, sink: GpuSourceSink)
       schedule(o.hungAbandonMs);
       return;
     }
+    // A call that came back leaves the handle usable (a failure shows on the next call);
+    // an abandoned worker takes its handle with it.
+    if (!returned) connected = false;
     backoff = o.reconnectMinMs;
     schedule(0);
   };

@@ -45,6 +45,7 @@ interface Outstanding {
   id: number;
   op: string;
   settle: ((r: Reply) => void) | null;
+  late: ((value: unknown) => void) | null;
   done: Promise<void>;
   finish: () => void;
 }
@@ -80,7 +81,8 @@ export class CallWorker {
       if (!o || o.id !== r.id) return;
       this.outstanding = null;
       o.finish();
-      o.settle?.(r);
+      if (o.settle) o.settle(r);
+      else if (r.ok) o.late?.(r.value);
     });
     const died = (message: string): void => {
       if (w !== this.worker) return;
@@ -101,8 +103,10 @@ export class CallWorker {
    * Runs `op` in the worker. Rejects with CallTimeoutError after timeoutMs (the
    * call keeps running and `busy` stays true until it returns), WorkerBusyError
    * when a previous call has not returned, CallFailedError when the op failed.
+   * `onLate` receives the result of a call that returns after its timeout (real
+   * data, e.g. events a wedged driver delivers once it recovers).
    */
-  call<T>(op: string, args: unknown, timeoutMs: number): Promise<T> {
+  call<T>(op: string, args: unknown, timeoutMs: number, onLate?: (value: T) => void): Promise<T> {
     if (this.closed) return Promise.reject(new WorkerBusyError('worker closed'));
     if (this.outstanding) {
       return Promise.reject(new WorkerBusyError(`${this.outstanding.op} has not returned yet; ${op} not issued`));
@@ -111,7 +115,7 @@ export class CallWorker {
     const id = this.nextId++;
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
-    const o: Outstanding = { id, op, settle: null, done, finish };
+    const o: Outstanding = { id, op, settle: null, late: (onLate as ((value: unknown) => void) | undefined) ?? null, done, finish };
     this.outstanding = o;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

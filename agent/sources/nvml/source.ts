@@ -59,7 +59,6 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
   };
 
   const hung = async (e: CallTimeoutError): Promise<void> => {
-    opened = false;
     setStatus('hung', `${e.message} (${libPath}); no further NVML calls until it returns`);
     const returned = await Promise.race([worker.whenIdle(o.hungAbandonMs), stopped]);
     if (!running) return;
@@ -68,6 +67,9 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
       schedule(o.hungAbandonMs);
       return;
     }
+    // A call that came back leaves the handle usable (a failure shows on the next call);
+    // an abandoned worker takes its handle with it.
+    if (!returned) opened = false;
     backoff = o.reconnectMinMs;
     schedule(0);
   };
@@ -96,7 +98,11 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
         emitAll(translator.counters(c, o.now(), o.expectedGpus()));
       }
       const slice = Math.max(0, Math.min(waitMs, Math.ceil(nextCounters - performance.now())));
-      const events = await worker.call<WaitEvent[]>('wait', { timeoutMs: slice, max: 64 }, slice + o.callTimeoutMs);
+      // Events a wait returns after it timed out (the driver was wedged) are still real: keep them.
+      const late = (events: WaitEvent[]): void => {
+        if (running) emitAll(translator.events(events, o.now()).observations);
+      };
+      const events = await worker.call<WaitEvent[]>('wait', { timeoutMs: slice, max: 64 }, slice + o.callTimeoutMs, late);
       if (!running) return;
       const r = translator.events(events, o.now());
       if (r.recheck) nextCounters = 0;
