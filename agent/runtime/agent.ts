@@ -222,7 +222,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     view.health = r.state;
     if (r.finding !== null && r.finding.counted) {
       const { gpu, id, finding: f } = r.finding;
-      log.info(
+      // One info line per finding; its repeats (an Xid storm) only at debug level.
+      log[f.count === 1 ? 'info' : 'debug'](
         {
           finding: { id, reason: reasonOf(f), severity: severityOf(f), action: actionOf(f), count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, detail: f.detail },
           gpu: { pci: gpu.pci, uuid: gpu.uuid, index: gpu.index },
@@ -234,7 +235,19 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     send(r.notices);
     saver.markDirty();
-    settle(t);
+    settleSoon();
+  };
+
+  // A batch of kernel records arrives in one callback: decide once after it,
+  // in the same turn of the event loop, instead of once per record.
+  let settlePending = false;
+  const settleSoon = (): void => {
+    if (settlePending) return;
+    settlePending = true;
+    setImmediate(() => {
+      settlePending = false;
+      settle(now());
+    });
   };
 
   const onStatus = (status: SourceStatus): void => {

@@ -38,5 +38,13 @@ test('dry-run reporter: transitions at once, other changes coalesced, repeats of
   assert.equal(events.length, 2, 'a storm of repeats is one line per series interval');
   assert.equal((events[1]?.event as { seriesCount: number }).seriesCount, 1001);
   assert.equal((events[0]?.event as { drill: boolean }).drill, true);
+
+  // Distinct findings by the thousand: a burst of lines, then a bounded rate, the rest counted.
+  for (let i = 0; i < 1000; i++) r.notice(notice(`gpu/xid:${i}`, 30_000 + i));
+  const storm = lines.filter((l) => l.msg === 'would write event').slice(2);
+  assert.ok(storm.length >= 50 && storm.length <= 56, `lines: ${storm.length}`);
+  r.notice(notice('gpu/xid:last', 40_000));
+  const counted = lines.filter((l) => l.msg === 'would write event').slice(2).reduce((n, l) => n + Number(l.suppressedBefore ?? 0), 0);
+  assert.equal(counted, 1000 - storm.length, 'every line left out is counted on a later line');
   await r.stop();
 });

@@ -16,6 +16,9 @@ export interface DryRunOptions {
 
 /** Repeats of one Event series are logged at most this often (the kube recorder's series interval). */
 const SERIES_MS = 10_000;
+/** Event lines: a burst, then a steady rate; what is left out is counted on the next line. */
+const EVENT_BURST = 50;
+const EVENTS_PER_S = 5;
 /** Changes that are not a status flip are logged at most this often, as the kube writer coalesces them. */
 const COALESCE_MS = 1000;
 
@@ -26,6 +29,9 @@ export function createDryRunReporter(log: Logger, opts: DryRunOptions): Reporter
   let last: WriteRecord | null = null;
   const series = new Map<string, { count: number; loggedAt: number }>();
   let heartbeat: NodeJS.Timeout | null = null;
+  let tokens = EVENT_BURST;
+  let refilledAt = -Infinity;
+  let suppressed = 0;
 
   const writeCondition = (verdict: NodeVerdict, now: number, why: string): void => {
     written = verdict;
@@ -71,8 +77,22 @@ export function createDryRunReporter(log: Logger, opts: DryRunOptions): Reporter
       if (series.size > MAX_SERIES) series.delete(series.keys().next().value as string);
       // A series is one Event; its repeats update it at most every SERIES_MS, so log them no more often.
       if (n.at - entry.loggedAt < SERIES_MS) return;
+      // Many distinct findings at once (a storm of unknown codes): a bounded number of lines.
+      tokens = Math.min(EVENT_BURST, tokens + ((n.at - refilledAt) / 1000) * EVENTS_PER_S);
+      refilledAt = n.at;
+      if (tokens < 1) {
+        suppressed++;
+        return;
+      }
+      tokens -= 1;
       entry.loggedAt = n.at;
-      const line = { dryRun: true, node: opts.nodeName, event: { type: n.type, reason: n.reason, note: n.note, drill: n.drill, gpuUuids: n.gpuUuids, seriesCount: entry.count } };
+      const line = {
+        dryRun: true,
+        node: opts.nodeName,
+        event: { type: n.type, reason: n.reason, note: n.note, drill: n.drill, gpuUuids: n.gpuUuids, seriesCount: entry.count },
+        ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}),
+      };
+      suppressed = 0;
       if (n.type === 'Warning') log.warn(line, 'would write event');
       else log.info(line, 'would write event');
     },
