@@ -97,6 +97,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
   }
 
+  // Claim the state dir first: a second agent on it fails here, before it touches the state file.
+  let clearHandler: ((gpu: string | undefined) => ControlReply) | null = null;
+  const control: Server = await listenControlSocket(config.stateDir, (req) =>
+    clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu),
+  );
+
   // Persisted state. A corrupt file is a warning and a clean start, never a crash.
   const startedAt = now();
   const file = await readStateFile(config.stateDir);
@@ -279,7 +285,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     return { ok: true, cleared: r.cleared, detail: `cleared ${r.cleared} finding(s) on ${what}; condition now ${view.condition?.status ?? 'not decided (agent not ready)'}` };
   };
 
-  const control: Server = await listenControlSocket(config.stateDir, (req) => clear(req.gpu));
+  clearHandler = clear;
 
   // Reporters connect in the background; they hold what they are told until then.
   for (const r of reporters) {

@@ -114,6 +114,11 @@ test('operator clear over the local control socket (one GPU, unknown GPU, all)',
   if (!foreignFatal(st, pci)) assert.equal(st.condition.status, 'True');
   await a.waitForLine((l) => l.msg === 'would write event' && (l.event as { reason: string }).reason === 'GPUFindingCleared');
 
+  // One agent per state dir: a second one refuses to start rather than share the state file.
+  const second = cli('run', '--state-dir', stateDir, '--kmsg', 'none', '--gpu-backend', 'none', '--log-file', join(stateDir, 'x.log'), '--debug-addr', '127.0.0.1:0', '--dry-run');
+  assert.equal(second.code, 1);
+  assert.match(second.out, /another agent is serving/);
+
   const away = cli('clear', '--state-dir', join(stateDir, 'nowhere'));
   assert.equal(away.code, 1);
   assert.match(away.err, /cannot reach the agent/);
