@@ -162,7 +162,13 @@ test('overrun: the kernel overwrites what a stalled reader has not read; the los
       assert.ok(n <= 131072, `no overrun even after 128 MiB written: ${JSON.stringify(r.liveness())} ${seqs.length}`);
       flood(n, RUN);
       written += n;
-      await until(() => r.liveness().caughtUp && Date.now() - (r.liveness().lastReadAt ?? 0) > 100, 'reader drained', 30_000);
+      // The flood blocked this thread; only now can the worker's batches arrive. Wait until
+      // records read after the flood came in and the reader has gone quiet again.
+      const floodEnd = Date.now();
+      await until(() => {
+        const l = r.liveness();
+        return l.caughtUp && (l.lastReadAt ?? 0) >= floodEnd && Date.now() - (l.lastReadAt ?? 0) > 100;
+      }, 'reader drained', 30_000);
     }
     writeDrill(KMSG, `<12>${DRILL_TAG}: after-flood run=${RUN}`);
     await until(() => afterSeen, 'record after the overrun');
