@@ -1,7 +1,7 @@
-// Go-style durations ("500ms", "30s", "5m", "1h30m") as milliseconds, so flags,
-// config files and the Helm chart spell time the way Kubernetes users expect.
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
+// Go-style durations ("500ms", "30s", "5m", "1h30m", "7d") as milliseconds, so flags,
+// config files, rule files and the Helm chart spell time the way Kubernetes users expect.
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
 
 /** Milliseconds, or null when `text` is not a positive duration. */
 export function parseDuration(text: string): number | null {
@@ -18,9 +18,10 @@ export function parseDuration(text: string): number | null {
   return total > 0 ? Math.round(total) : null;
 }
 
+/** The largest whole unit: 300000 -> "5m", 86400000 -> "1d", 1500 -> "1500ms". */
 export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
   return `${ms}ms`;
 }

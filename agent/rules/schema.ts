@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { CounterName } from '../model/evidence.ts';
 import { CLEAR_ON, REPAIR_ACTIONS, RULE_FAMILIES, SEVERITIES } from './types.ts';
 import type { ClearOn, Escalation, RepairAction, RuleFamily, Severity } from './types.ts';
-import { parseWindow } from './duration.ts';
+import { parseDuration as parseWindow } from '../config/duration.ts';
 
 export const API_VERSION = 'gpu-health-agent/v1';
 
