@@ -5,8 +5,11 @@ import { loadConfig, UsageError, type AgentConfig } from '../config/load.ts';
 import { flagHelp } from '../config/flags.ts';
 import { createLogger, type Logger } from '../report/log/logger.ts';
 import { createDryRunReporter } from '../report/log/dry-run-reporter.ts';
-import { createKubeReporter } from '../report/kube/reporter.ts';
+import { createKubeReporter, type KubeReporter } from '../report/kube/reporter.ts';
 import { startAgent } from '../runtime/agent.ts';
+import { exitProcess, stopWithin } from '../runtime/exit.ts';
+import { lazyPodLookup, withPodImpact, type PodLookup } from '../runtime/pod-impact.ts';
+import { callWorkerThreadsAlive } from '../sources/gpu/call-worker.ts';
 import { gpuSource, kmsgSource, logFileSource } from '../runtime/sources.ts';
 import type { Reporter, Source } from '../runtime/types.ts';
 
@@ -19,19 +22,20 @@ its camelCase name, e.g. stateDir: /var/lib/gpu-health-agent.
 ${flagHelp()}
 `;
 
-function reportersFor(config: AgentConfig, log: Logger): Reporter[] {
+/** SIGTERM: sources stop and state is flushed within this, then the process ends (runtime/exit.ts). */
+const STOP_BOUND_MS = 5000;
+
+function reporterFor(config: AgentConfig, log: Logger): Reporter | KubeReporter {
   if (config.dryRun) {
-    return [createDryRunReporter(log.child({ reporter: 'dry-run' }), { nodeName: config.nodeName, conditionType: config.conditionType, heartbeatMs: config.heartbeatMs })];
+    return createDryRunReporter(log.child({ reporter: 'dry-run' }), { nodeName: config.nodeName, conditionType: config.conditionType, heartbeatMs: config.heartbeatMs });
   }
-  return [
-    createKubeReporter({
-      nodeName: config.nodeName,
-      conditionType: config.conditionType,
-      heartbeatMs: config.heartbeatMs,
-      ...(config.kubeconfig === null ? {} : { kubeconfig: config.kubeconfig }),
-      logger: log.child({ reporter: 'kube' }),
-    }),
-  ];
+  return createKubeReporter({
+    nodeName: config.nodeName,
+    conditionType: config.conditionType,
+    heartbeatMs: config.heartbeatMs,
+    ...(config.kubeconfig === null ? {} : { kubeconfig: config.kubeconfig }),
+    logger: log.child({ reporter: 'kube' }),
+  });
 }
 
 export const command: Command = {
@@ -56,9 +60,15 @@ export const command: Command = {
     const log = createLogger(config.logLevel);
     log.info({ config }, 'starting');
 
+    const reporter = reporterFor(config, log);
+    // Without --expected-gpus the device-count check uses what the Node advertises (read by the kube reporter).
+    const kube = 'expectedGpus' in reporter ? reporter : null;
+    const pods: PodLookup | null = config.podResourcesSocket === null ? null : lazyPodLookup(config.podResourcesSocket);
+    const reporters = [pods === null ? reporter : withPodImpact(reporter, pods, { podEvents: config.podEvents })];
+
     const sources = (cb: Parameters<typeof kmsgSource>[1], ctx: { cursor: Parameters<typeof kmsgSource>[2]['cursor']; resumed: boolean }): Source[] => {
       const out: Source[] = [];
-      const full = { ...ctx, now: Date.now };
+      const full = { ...ctx, now: Date.now, ...(kube === null ? {} : { expectedGpus: () => kube.expectedGpus() }) };
       if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
       if (config.logFiles.length > 0) out.push(logFileSource(config, cb, full));
       out.push(gpuSource(config, cb, full));
@@ -67,9 +77,11 @@ export const command: Command = {
 
     let agent;
     try {
-      agent = await startAgent({ config, log, sources, reporters: reportersFor(config, log) });
+      agent = await startAgent({ config, log, sources, reporters, pods });
     } catch (err) {
       log.fatal({ err: (err as Error).message }, 'cannot start');
+      // What did start (listeners, reporters' timers) must not keep the process alive.
+      await exitProcess(1, log, { threadsAlive: callWorkerThreadsAlive, graceMs: 0 });
       return 1;
     }
 
@@ -77,14 +89,13 @@ export const command: Command = {
       const onSignal = (sig: NodeJS.Signals): void => {
         log.info({ signal: sig }, 'stopping');
         // A second signal while stopping means "now".
-        process.once(sig, () => process.exit(1));
-        agent.stop().then(
-          () => resolve(0),
-          (err: Error) => {
-            log.error({ err: err.message }, 'error while stopping');
-            resolve(1);
-          },
-        );
+        process.once(sig, () => void exitProcess(1, log, { threadsAlive: callWorkerThreadsAlive, graceMs: 0 }));
+        // Bounded, and then the process ends itself: a native call stuck in a worker
+        // thread would otherwise keep it alive until the kubelet's SIGKILL.
+        void stopWithin(agent.stop(), STOP_BOUND_MS, log).then(async (code) => {
+          await exitProcess(code, log, { threadsAlive: callWorkerThreadsAlive });
+          resolve(code);
+        });
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);

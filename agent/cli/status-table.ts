@@ -16,9 +16,10 @@ export function formatStatus(s: DebugState): string {
     g.health.toUpperCase(),
     g.findings.length === 0 ? '-' : g.findings.map(findingText).join(', '),
     g.findings[0]?.lastSeen ?? g.lastSeen,
+    podsText(g.pods),
   ]);
   if (gpuRows.length === 0) out.push('no GPUs seen yet');
-  else out.push(...table(['GPU', 'PCI', 'UUID', 'HEALTH', 'FINDINGS', 'LAST SEEN'], gpuRows));
+  else out.push(...table(['GPU', 'PCI', 'UUID', 'HEALTH', 'FINDINGS', 'LAST SEEN', 'PODS'], gpuRows));
   out.push('');
   out.push(
     ...table(
@@ -29,12 +30,22 @@ export function formatStatus(s: DebugState): string {
   const cursor = s.cursor === null ? 'none' : `seq ${s.cursor.seq}`;
   const write = s.lastWrite === null ? 'none' : `${s.lastWrite.what} at ${s.lastWrite.at}: ${s.lastWrite.detail}`;
   out.push('', `kmsg cursor: ${cursor}   last write: ${write}   rules: ${s.rules.origin}`);
+  // Older agents have no podResources field.
+  const pr = s.podResources as DebugState['podResources'] | undefined;
+  if (pr !== undefined && pr.state !== 'up') out.push(`pods: ${pr.state === 'disabled' ? 'not looked up' : 'unavailable'}${pr.detail === '' ? '' : ` (${pr.detail})`}`);
   if (s.drillsIgnored > 0) out.push(`drill records ignored (no --accept-drills): ${s.drillsIgnored}`);
   return out.join('\n') + '\n';
 }
 
 function findingText(f: FindingView): string {
   return `${f.reason} x${f.count} [${f.code}, ${f.severity}, ${f.action}]${f.drill ? ' (DRILL)' : ''}`;
+}
+
+/** `ns/pod`, one per Pod; `?` when the kubelet could not be asked or the GPU's UUID is unknown. */
+function podsText(pods: DebugState['gpus'][number]['pods'] | undefined): string {
+  if (pods === null || pods === undefined) return '?';
+  if (pods.length === 0) return '-';
+  return [...new Set(pods.map((p) => `${p.namespace}/${p.name}`))].join(', ');
 }
 
 function num(n: number | null): string {

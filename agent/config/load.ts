@@ -10,6 +10,9 @@ import { parseFlags, UsageError, type RawConfig } from './flags.ts';
 import { ConfigFileSchema } from './schema.ts';
 import { OPTIONS, type GpuBackend, type LogLevel } from './options.ts';
 
+/** The kubelet's pod-resources socket (kept here so loading the config does not load gRPC). */
+export const DEFAULT_POD_RESOURCES_SOCKET = '/var/lib/kubelet/pod-resources/kubelet.sock';
+
 export interface AgentConfig {
   nodeName: string;
   /** null when disabled with `--kmsg none`. */
@@ -18,6 +21,8 @@ export interface AgentConfig {
   stateDir: string;
   rules: string | null;
   debugAddr: ListenAddress;
+  /** Second listener serving only /metrics; null when not asked for. */
+  metricsAddr: ListenAddress | null;
   acceptDrills: boolean;
   dryRun: boolean;
   kubeconfig: string | null;
@@ -26,7 +31,14 @@ export interface AgentConfig {
   gpuBackend: GpuBackend;
   dcgmAddress: string;
   dcgmIntervalMs: number;
+  /** libdcgm / NVML path or soname; null: the backend's default soname. */
+  dcgmLib: string | null;
+  nvmlLib: string | null;
+  /** null: from the Node's nvidia.com/gpu capacity when a kube reporter reads it, else no count check. */
   expectedGpus: number | null;
+  /** null when disabled with `--pod-resources-socket none`. */
+  podResourcesSocket: string | null;
+  podEvents: boolean;
   bootIdFile: string;
   logLevel: LogLevel;
   /** The --config file, if any, for the startup log line. */
@@ -90,6 +102,8 @@ function flagOf(key: string): string {
 function resolve(c: RawConfig, configFile: string | null, io: LoadEnv): AgentConfig {
   const str = (key: string): string | undefined => c[key] as string | undefined;
   const kmsg = str('kmsg') ?? '/dev/kmsg';
+  const podSocket = str('podResourcesSocket') ?? DEFAULT_POD_RESOURCES_SOCKET;
+  const metricsAddr = str('metricsAddr');
   const logFile = c.logFile;
   return {
     nodeName: str('nodeName') ?? nonEmpty(io.env.NODE_NAME) ?? io.hostname(),
@@ -98,6 +112,7 @@ function resolve(c: RawConfig, configFile: string | null, io: LoadEnv): AgentCon
     stateDir: str('stateDir') ?? '/var/lib/gpu-health-agent',
     rules: str('rules') ?? null,
     debugAddr: parseListenAddress(str('debugAddr') ?? '127.0.0.1:20277') as ListenAddress,
+    metricsAddr: metricsAddr === undefined ? null : (parseListenAddress(metricsAddr) as ListenAddress),
     acceptDrills: c.acceptDrills === true,
     dryRun: c.dryRun === true,
     kubeconfig: str('kubeconfig') ?? null,
@@ -106,7 +121,11 @@ function resolve(c: RawConfig, configFile: string | null, io: LoadEnv): AgentCon
     gpuBackend: (str('gpuBackend') as GpuBackend | undefined) ?? 'auto',
     dcgmAddress: str('dcgmAddress') ?? 'unix:///run/nvidia-dcgm/hostengine.sock',
     dcgmIntervalMs: parseDuration(str('dcgmInterval') ?? '30s') as number,
+    dcgmLib: str('dcgmLib') ?? null,
+    nvmlLib: str('nvmlLib') ?? null,
     expectedGpus: (c.expectedGpus as number | undefined) ?? null,
+    podResourcesSocket: podSocket === 'none' ? null : podSocket,
+    podEvents: c.podEvents === true,
     bootIdFile: str('bootIdFile') ?? '/proc/sys/kernel/random/boot_id',
     logLevel: (str('logLevel') as LogLevel | undefined) ?? 'info',
     configFile,

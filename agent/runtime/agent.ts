@@ -9,7 +9,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load.ts';
-import type { ListenAddress } from '../config/address.ts';
+import { formatListenAddress, type ListenAddress } from '../config/address.ts';
 import type { Observation } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { NodeVerdict, Notice } from '../model/verdict.ts';
@@ -31,11 +31,12 @@ import { loadDefaults, loadRuleFile } from '../rules/load.ts';
 import { watchRuleFile, type RuleWatcher } from '../rules/watch.ts';
 import type { RuleTable } from '../rules/types.ts';
 import { createMetrics, type AgentMetrics } from '../report/debug/metrics.ts';
-import { startDebugServer, type DebugServer } from '../report/debug/server.ts';
-import { debugState, rulesView } from '../report/debug/views.ts';
+import { startDebugServer, type DebugServer, type DebugSurface } from '../report/debug/server.ts';
+import { debugState, rulesView, withPods } from '../report/debug/views.ts';
 import { readBootId } from './boot-id.ts';
 import { nextCondition, sameCondition } from './condition.ts';
 import { listenControlSocket, type ControlReply } from './control-socket.ts';
+import { podsForView, type PodLookup } from './pod-impact.ts';
 import { createSaver, type Saver } from './saver.ts';
 import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor } from './state-file.ts';
 import type { Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
@@ -44,6 +45,8 @@ import type { Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts'
 export const TICK_MS = 1000;
 /** Changes within this long are one state-file write. */
 export const SAVE_DELAY_MS = 200;
+/** /debug/state waits at most this long for the kubelet's pod list. */
+const POD_VIEW_BOUND_MS = 1000;
 /** A cursor that moved without any finding is persisted at most this often. */
 const CURSOR_SAVE_MS = 10_000;
 
@@ -53,11 +56,15 @@ export interface AgentOptions {
   /** Builds the configured sources around the runtime's callbacks. */
   sources: (cb: SourceCallbacks, ctx: { cursor: KmsgCursor | null; resumed: boolean }) => Source[];
   reporters: Reporter[];
+  /** The kubelet's pod-resources lookup, for the pods per GPU in /debug/state; null or absent: disabled. */
+  pods?: PodLookup | null;
   now?: () => number;
 }
 
 export interface RunningAgent {
   debugAddress: ListenAddress;
+  /** The /metrics-only listener, when --metrics-addr asked for one. */
+  metricsAddress: ListenAddress | null;
   bootId: string;
   stop(): Promise<void>;
 }
@@ -354,7 +361,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     );
   }
 
-  const debug: DebugServer = await startDebugServer(config.debugAddr, {
+  const surface: DebugSurface = {
     liveness: () => {
       const dead = [...view.statuses.values()].filter((s) => (s.source === 'kmsg' || s.source === 'logfile') && s.state === 'down');
       return dead.length === 0
@@ -365,13 +372,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       view.ready
         ? { ok: true, detail: 'first full observation cycle done' }
         : { ok: false, detail: `waiting for: ${[...view.statuses.values()].filter((s) => !s.caughtUp).map((s) => s.source).join(', ') || 'sources to start'}` },
-    state: () => {
+    state: async () => {
       view.lastWrite = latestWrite(reporters);
-      return debugState(view, kmsgCursor());
+      const st = debugState(view, kmsgCursor());
+      const uuids = st.gpus.flatMap((g) => (g.uuid === null ? [] : [g.uuid]));
+      // Bounded: `status` must answer even when the kubelet does not.
+      return withPods(st, await podsForView(opts.pods ?? null, uuids, POD_VIEW_BOUND_MS), config.podResourcesSocket);
     },
     rules: () => rulesView(view.rules, view.lastReload),
     metrics: async () => ({ contentType: m.registry.contentType, body: await m.registry.metrics() }),
-  });
+  };
+  const debug: DebugServer = await startDebugServer(config.debugAddr, surface);
+  const metricsAddr = config.metricsAddr;
+  const metricsServer: DebugServer | null =
+    metricsAddr === null
+      ? null
+      : await startDebugServer(metricsAddr, surface, 'metrics').catch((err: Error) => {
+          throw new Error(`metrics listener ${formatListenAddress(metricsAddr)}: ${err.message}`);
+        });
+  if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
   log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
 
   view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed });
@@ -405,13 +424,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       saver.stop();
       await Promise.allSettled(reporters.map(async (r) => r.stop()));
       await debug.close();
+      await metricsServer?.close();
       await new Promise<void>((resolve) => control.close(() => resolve()));
       log.info('stopped');
     })();
     return stopping;
   };
 
-  return { debugAddress: debug.address, bootId, stop };
+  return { debugAddress: debug.address, metricsAddress: metricsServer?.address ?? null, bootId, stop };
 }
 
 function latestWrite(reporters: Reporter[]): WriteRecord | null {

@@ -15,6 +15,8 @@ export interface SourceContext {
   /** True when this boot has been seen before (state restored): log files are then followed from their end. */
   resumed: boolean;
   now: () => number;
+  /** GPUs the node should have when --expected-gpus is not set (the Node's nvidia.com/gpu capacity); null: no count check. */
+  expectedGpus?: () => number | null;
 }
 
 export function kmsgSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext): Source {
@@ -89,7 +91,16 @@ function combine(all: SourceStatus[]): SourceStatus {
 export function gpuSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext): Source {
   const seen = new Set<string>();
   const gpu = createGpuSource(
-    { backend: config.gpuBackend, dcgmAddress: config.dcgmAddress, intervalMs: config.dcgmIntervalMs, expectedGpus: config.expectedGpus, now: ctx.now },
+    {
+      backend: config.gpuBackend,
+      dcgmAddress: config.dcgmAddress,
+      intervalMs: config.dcgmIntervalMs,
+      // A configured count wins; else what the Node advertises, read when the GPU source asks.
+      expectedGpus: config.expectedGpus ?? ctx.expectedGpus ?? null,
+      ...(config.dcgmLib === null ? {} : { dcgmLibPath: config.dcgmLib }),
+      ...(config.nvmlLib === null ? {} : { nvmlLibPath: config.nvmlLib }),
+      now: ctx.now,
+    },
     {
       onObservation: (obs) => cb.onObservation(obs),
       onStatus: (status) => {

@@ -4,6 +4,7 @@
 // about the other or about rules.
 import type { Observation, SourceName } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
+import type { PodRef } from '../model/pod-ref.ts';
 import type { Notice, NodeVerdict } from '../model/verdict.ts';
 import type { KmsgCursor } from './state-file.ts';
 
@@ -50,6 +51,8 @@ export interface Reporter {
   /** The desired condition; called whenever the verdict changes, only once the agent is ready. */
   setVerdict(verdict: NodeVerdict, now: number): void;
   notice(notice: Notice): void;
+  /** The notice as an Event regarding a Pod that holds one of its GPUs (only with --pod-events). */
+  podNotice?(notice: Notice, pod: PodRef): void;
   stop(): void | Promise<void>;
   lastWrite?(): WriteRecord | null;
 }

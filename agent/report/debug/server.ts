@@ -14,6 +14,7 @@ export interface Probe {
 export interface DebugSurface {
   liveness(): Probe;
   readiness(): Probe;
+  /** May be a promise (pod impact asks the kubelet, bounded). */
   state(): unknown;
   rules(): unknown;
   metrics(): Promise<{ contentType: string; body: string }>;
@@ -25,9 +26,12 @@ export interface DebugServer {
   close(): Promise<void>;
 }
 
-export async function startDebugServer(addr: ListenAddress, surface: DebugSurface): Promise<DebugServer> {
+/** What a listener answers: everything (the loopback debug server) or `/metrics` only (the metrics listener). */
+export type DebugRoutes = 'all' | 'metrics';
+
+export async function startDebugServer(addr: ListenAddress, surface: DebugSurface, routes: DebugRoutes = 'all'): Promise<DebugServer> {
   const server: Server = createServer((req, res) => {
-    handle(req, res, surface).catch((err: Error) => send(res, 500, 'text/plain', `internal error: ${err.message}\n`));
+    handle(req, res, surface, routes).catch((err: Error) => send(res, 500, 'text/plain', `internal error: ${err.message}\n`));
   });
   // Keep-alive sockets from scrapers must not hold shutdown hostage.
   server.keepAliveTimeout = 5000;
@@ -46,12 +50,14 @@ export async function startDebugServer(addr: ListenAddress, surface: DebugSurfac
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, surface: DebugSurface): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, surface: DebugSurface, routes: DebugRoutes): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return send(res, 405, 'text/plain', 'read-only: GET and HEAD only\n');
   }
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  // The metrics listener may face the network: it shows nothing but /metrics.
+  if (routes === 'metrics' && path !== '/metrics') return send(res, 404, 'text/plain', 'not found (this listener serves /metrics only)\n');
   switch (path) {
     case '/healthz':
       return probe(res, surface.liveness());
@@ -62,7 +68,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, surface: DebugS
       return send(res, 200, m.contentType, m.body);
     }
     case '/debug/state':
-      return json(res, surface.state());
+      return json(res, await surface.state());
     case '/debug/rules':
       return json(res, surface.rules());
     case '/':

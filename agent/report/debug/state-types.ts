@@ -2,8 +2,23 @@
 // it, so it is a contract: add fields, do not rename them. Per-GPU views come
 // from health's describeHealth().
 import type { GpuView } from '../../health/view.ts';
+import type { PodRef } from '../../model/pod-ref.ts';
 
 export type { GpuView, FindingView } from '../../health/view.ts';
+
+/** A GPU as health sees it, with the pods that hold it. */
+export interface DebugGpu extends GpuView {
+  /** From the kubelet's pod-resources API; null when that is unavailable or the GPU's UUID is not known. */
+  pods: PodRef[] | null;
+}
+
+export interface DebugPodResources {
+  state: 'disabled' | 'unknown' | 'up' | 'down';
+  socket: string | null;
+  detail: string;
+  /** When the pod mapping shown was fetched; null before the kubelet first answered. */
+  fetchedAt: string | null;
+}
 
 export interface DebugCondition {
   type: string;
@@ -40,7 +55,7 @@ export interface DebugState {
   dryRun: boolean;
   condition: DebugCondition;
   /** Per GPU; the record with id `node` holds findings that name no single GPU (device count). */
-  gpus: GpuView[];
+  gpus: DebugGpu[];
   totals: Record<'fatal' | 'warning' | 'info', number>;
   sources: DebugSource[];
   cursor: { bootId: string; seq: number } | null;
@@ -51,4 +66,6 @@ export interface DebugState {
   rules: { origin: string; lastReload: DebugWrite | null };
   drillsIgnored: number;
   findingsEvicted: number;
+  /** The kubelet's pod-resources API, which names the pods in gpus[].pods and in Events. */
+  podResources: DebugPodResources;
 }

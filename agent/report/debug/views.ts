@@ -5,6 +5,7 @@ import type { RuleTable } from '../../rules/types.ts';
 import type { AgentView } from '../../runtime/agent.ts';
 import type { KmsgCursor } from '../../runtime/state-file.ts';
 import type { WriteRecord } from '../../runtime/types.ts';
+import type { PodsView } from '../../runtime/pod-impact.ts';
 import type { DebugCondition, DebugState, DebugWrite } from './state-types.ts';
 
 function iso(ms: number): string {
@@ -13,6 +14,15 @@ function iso(ms: number): string {
 
 function write(w: WriteRecord | null): DebugWrite | null {
   return w === null ? null : { at: iso(w.at), what: w.what, ok: w.ok, detail: w.detail };
+}
+
+/** The pods side of /debug/state, from a pod lookup's answer (runtime/pod-impact.ts). Pure. */
+export function withPods(state: DebugState, pods: PodsView, socket: string | null): DebugState {
+  return {
+    ...state,
+    gpus: state.gpus.map((g) => ({ ...g, pods: pods.byGpu === null || g.uuid === null ? null : [...(pods.byGpu.get(g.uuid) ?? [])] })),
+    podResources: { state: pods.state, socket, detail: pods.detail, fetchedAt: pods.fetchedAt === null ? null : iso(pods.fetchedAt) },
+  };
 }
 
 export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState {
@@ -29,7 +39,7 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     acceptDrills: v.config.acceptDrills,
     dryRun: v.config.dryRun,
     condition,
-    gpus: h.gpus,
+    gpus: h.gpus.map((g) => ({ ...g, pods: null })),
     totals: h.totals,
     // Every source that has said how it is (the GPU source speaks for both DCGM and NVML).
     sources: [...v.statuses.values()].map((st) => {
@@ -50,6 +60,7 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     rules: { origin: v.rules.origin, lastReload: write(v.lastReload) },
     drillsIgnored: v.sources.reduce((n, s) => n + (s.stats?.().drillsIgnored ?? 0), 0),
     findingsEvicted: h.evicted,
+    podResources: { state: 'disabled', socket: null, detail: '', fetchedAt: null },
   };
 }
 

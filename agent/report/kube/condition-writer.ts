@@ -8,6 +8,7 @@ import type { NodeVerdict } from '../../model/verdict.ts';
 import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
 import { CONTENT_STRATEGIC_MERGE, type KubeClient } from './client.ts';
 import { conditionPatch, conditionToWrite, findCondition, sameContent, type NodeCondition, type NodeLike } from './condition.ts';
+import { expectedGpusFromNode } from './gpu-capacity.ts';
 import type { KubeLogger } from './log.ts';
 
 export interface ConditionWriterOptions {
@@ -58,6 +59,7 @@ export class ConditionWriter {
   private inFlight: Promise<void> | undefined;
   private stopped = false;
   private nodeUidValue: string | undefined;
+  private gpusValue: number | null = null;
   private stats = { writes: 0, failures: 0, lastWriteAt: undefined as number | undefined, lastError: undefined as string | undefined };
 
   constructor(opts: ConditionWriterOptions) {
@@ -67,6 +69,11 @@ export class ConditionWriter {
 
   get nodeUid(): string | undefined {
     return this.nodeUidValue;
+  }
+
+  /** GPUs the Node advertises (nvidia.com/gpu capacity), as of the last read or write; null when unknown. */
+  get expectedGpus(): number | null {
+    return this.gpusValue;
   }
 
   /** Reads the node once; on failure the read is retried before the first write. */
@@ -163,6 +170,7 @@ export class ConditionWriter {
   private adopt(node: NodeLike | undefined): void {
     this.current = findCondition(node, this.opts.conditionType);
     if (node?.metadata?.uid !== undefined) this.nodeUidValue = node.metadata.uid;
+    this.gpusValue = expectedGpusFromNode(node);
     if (this.desired !== undefined && sameContent(this.current, this.desired)) this.dirtySince = undefined;
     else if (this.desired !== undefined) this.dirtySince ??= this.opts.clock();
   }
@@ -190,6 +198,8 @@ export class ConditionWriter {
         });
         this.current = findCondition(res.body, this.opts.conditionType) ?? condition;
         if (res.body?.metadata?.uid !== undefined) this.nodeUidValue = res.body.metadata.uid;
+        // Every write returns the whole Node: the capacity stays current at heartbeat pace, for free.
+        if (res.body?.status !== undefined) this.gpusValue = expectedGpusFromNode(res.body);
         logger.info({ node: nodeName, condition: this.current, why }, 'wrote node condition');
       }
       // The desired state may have changed while the request was out; compare again.

@@ -15,8 +15,8 @@ export interface NodeCondition {
 }
 
 export interface NodeLike {
-  metadata?: { name?: string; uid?: string };
-  status?: { conditions?: Partial<NodeCondition>[] };
+  metadata?: { name?: string; uid?: string; labels?: Record<string, string> };
+  status?: { conditions?: Partial<NodeCondition>[]; capacity?: Record<string, string> };
 }
 
 /** RFC 3339 at whole seconds, as metav1.Time stores it. */

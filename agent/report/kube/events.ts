@@ -1,9 +1,11 @@
-// events.k8s.io/v1 Events regarding the Node. A notice key is one Event object:
+// events.k8s.io/v1 Events regarding the Node (and, when asked, regarding a Pod
+// that holds a faulty GPU, in the Pod's namespace). A notice key is one Event object:
 // its first occurrence creates it, repeats only raise `series.count` (a PATCH at
 // most every `seriesIntervalMs` per key). Every API call takes a token from one
 // bucket, so a storm of notices costs at most `burst` calls and then one per
 // `refillMs`; new keys beyond a bounded queue are counted and dropped.
 import { randomBytes } from 'node:crypto';
+import type { PodRef } from '../../model/pod-ref.ts';
 import type { Notice } from '../../model/verdict.ts';
 import { backoffDelay, describeError, isTransient, type BackoffPolicy } from './backoff.ts';
 import { CONTENT_MERGE, KubeApiError, type KubeClient } from './client.ts';
@@ -43,9 +45,17 @@ export interface EventRecorderStatus {
   lastWriteAt: number | undefined;
 }
 
+/** Where an Event goes and what it is about; absent: the Node, in the recorder's namespace. */
+interface PodTarget {
+  namespace: string;
+  name: string;
+}
+
 interface Series {
+  key: string;
   /** The first notice fixes the object's type, reason and note (they are immutable). */
   first: Notice;
+  pod: PodTarget | undefined;
   count: number;
   lastAt: number;
   name: string | undefined;
@@ -61,6 +71,10 @@ export function microTime(ms: number): string {
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function eventsPath(namespace: string): string {
+  return `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
 }
 
 export class EventRecorder {
@@ -82,23 +96,32 @@ export class EventRecorder {
   constructor(opts: EventRecorderOptions) {
     this.opts = opts;
     this.bucket = new TokenBucket(opts.burst, opts.refillMs, opts.clock());
-    this.basePath = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(opts.namespace)}/events`;
+    this.basePath = eventsPath(opts.namespace);
   }
 
   notice(n: Notice): void {
+    this.record(n.key, n, undefined);
+  }
+
+  /** The same notice as an Event regarding a Pod that holds the GPU (one series per notice key and Pod). */
+  podNotice(n: Notice, pod: PodRef): void {
+    this.record(`${n.key}@pod/${pod.namespace}/${pod.name}`, n, { namespace: pod.namespace, name: pod.name });
+  }
+
+  private record(key: string, n: Notice, pod: PodTarget | undefined): void {
     if (this.stopped) return;
-    const s = this.series.get(n.key);
+    const s = this.series.get(key);
     if (s !== undefined) {
       s.count++;
       s.lastAt = Math.max(s.lastAt, n.at);
-      this.series.delete(n.key); // most recently seen goes last
-      this.series.set(n.key, s);
+      this.series.delete(key); // most recently seen goes last
+      this.series.set(key, s);
     } else {
       if (this.pendingCreates >= this.opts.maxPendingCreates) {
         this.drop(n, 'too many new event keys waiting for the rate limit');
         return;
       }
-      this.series.set(n.key, { first: n, count: 1, lastAt: n.at, name: undefined, sentCount: 0, sentAt: -Infinity });
+      this.series.set(key, { key, first: n, pod, count: 1, lastAt: n.at, name: undefined, sentCount: 0, sentAt: -Infinity });
       this.pendingCreates++;
       this.evict();
     }
@@ -206,19 +229,20 @@ export class EventRecorder {
     const count = s.count;
     const lastAt = s.lastAt;
     const series = count >= 2 ? { count, lastObservedTime: microTime(lastAt) } : undefined;
+    const basePath = s.pod === undefined ? this.basePath : eventsPath(s.pod.namespace);
     try {
       if (creating) {
-        const name = `${nodeName.slice(0, 200)}.${clock().toString(16)}${randomBytes(3).toString('hex')}`;
-        const body = this.eventBody(s.first, name, series);
+        const name = `${(s.pod?.name ?? nodeName).slice(0, 200)}.${clock().toString(16)}${randomBytes(3).toString('hex')}`;
+        const body = this.eventBody(s, name, series);
         if (this.opts.dryRun || client === undefined) logger.info({ dryRun: true, event: body }, 'would create event');
-        else await client.request('POST', this.basePath, { body });
+        else await client.request('POST', basePath, { body });
         s.name = name;
         this.pendingCreates--;
         this.stats.created++;
       } else {
         const body = { series };
         if (this.opts.dryRun || client === undefined) logger.info({ dryRun: true, name: s.name, series }, 'would update event series');
-        else await client.request('PATCH', `${this.basePath}/${encodeURIComponent(s.name as string)}`, { body, contentType: CONTENT_MERGE });
+        else await client.request('PATCH', `${basePath}/${encodeURIComponent(s.name as string)}`, { body, contentType: CONTENT_MERGE });
         this.stats.seriesUpdates++;
       }
       s.sentCount = count;
@@ -237,7 +261,7 @@ export class EventRecorder {
       if (!isTransient(err)) {
         logger.warn({ node: nodeName, reason: s.first.reason, err: describeError(err) }, 'event refused by the API server; dropping it');
         if (creating) {
-          this.series.delete(s.first.key);
+          this.series.delete(s.key);
           this.pendingCreates--;
           this.stats.dropped++;
         } else {
@@ -252,12 +276,18 @@ export class EventRecorder {
     }
   }
 
-  private eventBody(n: Notice, name: string, series: { count: number; lastObservedTime: string } | undefined): Record<string, unknown> {
+  private eventBody(s: Series, name: string, series: { count: number; lastObservedTime: string } | undefined): Record<string, unknown> {
+    const n = s.first;
     const uid = this.opts.nodeUid();
+    // A Pod Event names the Pod only: pod-resources gives no uid, and `kubectl events --for pod/NAME` matches by name.
+    const regarding =
+      s.pod === undefined
+        ? { apiVersion: 'v1', kind: 'Node', name: this.opts.nodeName, ...(uid !== undefined ? { uid } : {}) }
+        : { apiVersion: 'v1', kind: 'Pod', namespace: s.pod.namespace, name: s.pod.name };
     return {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { name, namespace: this.opts.namespace },
+      metadata: { name, namespace: s.pod?.namespace ?? this.opts.namespace },
       eventTime: microTime(n.at),
       ...(series !== undefined ? { series } : {}),
       reportingController: REPORTING_CONTROLLER,
@@ -266,7 +296,9 @@ export class EventRecorder {
       reason: clip(n.reason, 128),
       note: clip(n.drill ? `[drill] ${n.note}` : n.note, 1024),
       type: n.type,
-      regarding: { apiVersion: 'v1', kind: 'Node', name: this.opts.nodeName, ...(uid !== undefined ? { uid } : {}) },
+      regarding,
+      // The Node the faulty GPU sits in, for Pod Events.
+      ...(s.pod !== undefined ? { related: { apiVersion: 'v1', kind: 'Node', name: this.opts.nodeName, ...(uid !== undefined ? { uid } : {}) } } : {}),
     };
   }
 }

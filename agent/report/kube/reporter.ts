@@ -2,6 +2,7 @@
 // behind one small interface for the runtime. Connection: `kubeconfig` when
 // given, else in-cluster; in dry-run a missing connection is fine and nothing
 // is ever written, only logged.
+import type { PodRef } from '../../model/pod-ref.ts';
 import type { NodeVerdict, Notice } from '../../model/verdict.ts';
 import { DEFAULT_BACKOFF, describeError, type BackoffPolicy } from './backoff.ts';
 import { KubeClient } from './client.ts';
@@ -59,8 +60,12 @@ export interface KubeReporter {
   start(): Promise<{ adopted?: AdoptedCondition; error?: string }>;
   setVerdict(verdict: NodeVerdict, now: number): void;
   notice(notice: Notice): void;
+  /** The notice as an Event regarding a Pod that holds the GPU, in the Pod's namespace. */
+  podNotice(notice: Notice, pod: PodRef): void;
   status(): KubeReporterStatus;
   lastWrite(): KubeWriteRecord | null;
+  /** Physical GPUs the Node advertises (nvidia.com/gpu capacity), from the last read of the Node; null when unknown or shared. */
+  expectedGpus(): number | null;
   stop(): Promise<void>;
 }
 
@@ -73,7 +78,7 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
   let writer: ConditionWriter | undefined;
   let events: EventRecorder | undefined;
   // Before start() resolves, what the runtime says is held here and replayed.
-  let early: { verdict?: { v: NodeVerdict; now: number }; notices: Notice[] } = { notices: [] };
+  let early: { verdict?: { v: NodeVerdict; now: number }; notices: Array<{ n: Notice; pod?: PodRef }> } = { notices: [] };
 
   return {
     name: 'kube',
@@ -119,7 +124,10 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
       const held = early;
       early = { notices: [] };
       if (held.verdict !== undefined) writer.setVerdict(held.verdict.v, held.verdict.now);
-      for (const n of held.notices) events.notice(n);
+      for (const { n, pod } of held.notices) {
+        if (pod === undefined) events.notice(n);
+        else events.podNotice(n, pod);
+      }
       return result;
     },
 
@@ -130,8 +138,14 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
 
     notice(n) {
       if (events === undefined) {
-        if (early.notices.length < 64) early.notices.push(n);
+        if (early.notices.length < 64) early.notices.push({ n });
       } else events.notice(n);
+    },
+
+    podNotice(n, pod) {
+      if (events === undefined) {
+        if (early.notices.length < 64) early.notices.push({ n, pod });
+      } else events.podNotice(n, pod);
     },
 
     status() {
@@ -141,6 +155,10 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
       }
       const { current, ...rest } = writer.status();
       return { ...rest, condition: current, events: events.status() };
+    },
+
+    expectedGpus() {
+      return writer?.expectedGpus ?? null;
     },
 
     lastWrite() {

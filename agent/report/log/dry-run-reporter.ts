@@ -2,6 +2,7 @@
 // one log line per condition it would write and per Event it would create,
 // nothing sent anywhere.
 import type { Logger } from 'pino';
+import type { PodRef } from '../../model/pod-ref.ts';
 import type { NodeVerdict, Notice } from '../../model/verdict.ts';
 import type { Reporter, WriteRecord } from '../../runtime/types.ts';
 
@@ -70,31 +71,10 @@ export function createDryRunReporter(log: Logger, opts: DryRunOptions): Reporter
       }
     },
     notice(n: Notice) {
-      const prev = series.get(n.key);
-      const entry = { count: (prev?.count ?? 0) + 1, loggedAt: prev?.loggedAt ?? -Infinity };
-      series.delete(n.key);
-      series.set(n.key, entry);
-      if (series.size > MAX_SERIES) series.delete(series.keys().next().value as string);
-      // A series is one Event; its repeats update it at most every SERIES_MS, so log them no more often.
-      if (n.at - entry.loggedAt < SERIES_MS) return;
-      // Many distinct findings at once (a storm of unknown codes): a bounded number of lines.
-      tokens = Math.min(EVENT_BURST, tokens + ((n.at - refilledAt) / 1000) * EVENTS_PER_S);
-      refilledAt = n.at;
-      if (tokens < 1) {
-        suppressed++;
-        return;
-      }
-      tokens -= 1;
-      entry.loggedAt = n.at;
-      const line = {
-        dryRun: true,
-        node: opts.nodeName,
-        event: { type: n.type, reason: n.reason, note: n.note, drill: n.drill, gpuUuids: n.gpuUuids, seriesCount: entry.count },
-        ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}),
-      };
-      suppressed = 0;
-      if (n.type === 'Warning') log.warn(line, 'would write event');
-      else log.info(line, 'would write event');
+      event(n.key, n, undefined);
+    },
+    podNotice(n: Notice, pod: PodRef) {
+      event(`${n.key}@pod/${pod.namespace}/${pod.name}`, n, pod);
     },
     stop() {
       if (heartbeat !== null) clearInterval(heartbeat);
@@ -104,4 +84,40 @@ export function createDryRunReporter(log: Logger, opts: DryRunOptions): Reporter
     },
     lastWrite: () => last,
   };
+
+  function event(key: string, n: Notice, pod: PodRef | undefined): void {
+    const prev = series.get(key);
+    const entry = { count: (prev?.count ?? 0) + 1, loggedAt: prev?.loggedAt ?? -Infinity };
+    series.delete(key);
+    series.set(key, entry);
+    if (series.size > MAX_SERIES) series.delete(series.keys().next().value as string);
+    // A series is one Event; its repeats update it at most every SERIES_MS, so log them no more often.
+    if (n.at - entry.loggedAt < SERIES_MS) return;
+    // Many distinct findings at once (a storm of unknown codes): a bounded number of lines.
+    tokens = Math.min(EVENT_BURST, tokens + ((n.at - refilledAt) / 1000) * EVENTS_PER_S);
+    refilledAt = n.at;
+    if (tokens < 1) {
+      suppressed++;
+      return;
+    }
+    tokens -= 1;
+    entry.loggedAt = n.at;
+    const line = {
+      dryRun: true,
+      node: opts.nodeName,
+      event: {
+        type: n.type,
+        reason: n.reason,
+        note: n.note,
+        drill: n.drill,
+        gpuUuids: n.gpuUuids,
+        seriesCount: entry.count,
+        regarding: pod === undefined ? { kind: 'Node', name: opts.nodeName } : { kind: 'Pod', namespace: pod.namespace, name: pod.name },
+      },
+      ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}),
+    };
+    suppressed = 0;
+    if (n.type === 'Warning') log.warn(line, 'would write event');
+    else log.info(line, 'would write event');
+  }
 }

@@ -11,6 +11,23 @@
 // does, keeps the process from exiting normally; only one is ever abandoned.
 import { Worker } from 'node:worker_threads';
 
+/** Every CallWorker thread that has not exited yet, across the process. */
+const liveThreads = new Set<Worker>();
+
+/**
+ * Worker threads of all CallWorkers still alive. After the sources stopped, one
+ * that stays alive is stuck in a native call and would hold process exit (see
+ * runtime/exit.ts).
+ */
+export function callWorkerThreadsAlive(): number {
+  return liveThreads.size;
+}
+
+function track(w: Worker): void {
+  liveThreads.add(w);
+  w.once('exit', () => liveThreads.delete(w));
+}
+
 export class CallTimeoutError extends Error {
   readonly op: string;
   readonly timeoutMs: number;
@@ -74,6 +91,7 @@ export class CallWorker {
 
   private spawn(): Worker {
     const w = new Worker(this.url);
+    track(w);
     w.unref(); // an idle source must not keep the process alive
     w.on('message', (r: Reply) => {
       if (w !== this.worker) return;
@@ -157,6 +175,7 @@ export class CallWorker {
     this.outstanding = null;
     this.lingering = w;
     w.removeAllListeners('exit');
+    track(w);
     w.on('exit', () => {
       if (this.lingering === w) this.lingering = null;
     });

@@ -1,0 +1,174 @@
+// Pod impact at the reporter edge: the health core builds Notices without I/O;
+// here, on their way to a reporter, finding notices get the pods that hold the
+// GPU named in their note (from the kubelet's pod-resources API), and with
+// --pod-events each such Pod gets an Event of its own. Pod information is a
+// courtesy: when the kubelet cannot be asked, notices go out without it.
+import type { PodRef } from '../model/pod-ref.ts';
+import type { Notice } from '../model/verdict.ts';
+import type { Reporter } from './types.ts';
+
+/** What the runtime needs from the pod-resources lookup; PodImpactLookup satisfies it. */
+export interface PodLookup {
+  /** Pods per GPU UUID; never rejects (a failed call keeps the last answer and says so in status()). */
+  podsFor(gpuUuids: readonly string[]): Promise<Map<string, PodRef[]>>;
+  status(): { state: 'unknown' | 'up' | 'down'; detail: string; fetchedAt: number | null };
+  close(): void;
+}
+
+const NOTE_MAX = 1024;
+/** The pod list takes at most this much of a note; the finding's own text keeps the rest. */
+const PODS_MAX = 400;
+/** Notices waiting for a pod lookup; beyond this (a storm while the kubelet is slow) they go out without pods. */
+const MAX_WAITING = 256;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function podName(p: PodRef): string {
+  return `${p.namespace}/${p.name}`;
+}
+
+/** One entry per Pod, its containers joined, in first-seen order. */
+export function groupByPod(refs: readonly PodRef[]): Array<{ namespace: string; name: string; containers: string[] }> {
+  const pods = new Map<string, { namespace: string; name: string; containers: string[] }>();
+  for (const r of refs) {
+    const key = podName(r);
+    const p = pods.get(key) ?? { namespace: r.namespace, name: r.name, containers: [] };
+    if (!p.containers.includes(r.container)) p.containers.push(r.container);
+    pods.set(key, p);
+  }
+  return [...pods.values()];
+}
+
+/** The note with the pods that hold the GPU appended, within the Event note limit. Pure. */
+export function noteWithPods(note: string, refs: readonly PodRef[]): string {
+  const pods = groupByPod(refs);
+  if (pods.length === 0) return note;
+  const parts: string[] = [];
+  let len = 0;
+  for (const [i, p] of pods.entries()) {
+    const part = `${p.namespace}/${p.name} (${p.containers.join(', ')})`;
+    const more = pods.length - i - 1;
+    if (len + part.length + 2 > PODS_MAX - (more > 0 ? 16 : 0)) {
+      parts.push(`and ${pods.length - i} more`);
+      break;
+    }
+    parts.push(part);
+    len += part.length + 2;
+  }
+  const tail = ` Pods on this GPU: ${parts.join(', ')}.`;
+  return `${clip(note, NOTE_MAX - tail.length)}${tail}`;
+}
+
+/** The note of the Event regarding one Pod. Pure. */
+export function podEventNote(note: string, pod: { containers: string[] }): string {
+  const who = pod.containers.length === 1 ? `Container ${pod.containers[0]}` : `Containers ${pod.containers.join(', ')}`;
+  return clip(`${who} of this Pod holds a GPU with a hardware finding: ${note}`, NOTE_MAX);
+}
+
+export interface PodImpactReporterOptions {
+  /** Also post an Event regarding each Pod (only for Warning notices). */
+  podEvents: boolean;
+}
+
+/**
+ * Wraps a reporter: notices that name GPUs wait for the pod lookup (bounded by
+ * its deadline), in order, then go on with the pods in the note. Notices that
+ * name no GPU pass straight through unless something is waiting ahead of them.
+ */
+export function withPodImpact(inner: Reporter, lookup: PodLookup, opts: PodImpactReporterOptions): Reporter {
+  let chain: Promise<void> = Promise.resolve();
+  let waiting = 0;
+
+  const deliver = async (n: Notice): Promise<void> => {
+    const byGpu = await lookup.podsFor(n.gpuUuids);
+    const refs = n.gpuUuids.flatMap((u) => byGpu.get(u) ?? []);
+    inner.notice(refs.length === 0 ? n : { ...n, note: noteWithPods(n.note, refs) });
+    if (opts.podEvents && n.type === 'Warning' && inner.podNotice !== undefined) {
+      for (const p of groupByPod(refs)) inner.podNotice({ ...n, note: podEventNote(n.note, p) }, { namespace: p.namespace, name: p.name, container: p.containers.join(',') });
+    }
+  };
+
+  const wrapped: Reporter = {
+    name: inner.name,
+    setVerdict: (v, now) => inner.setVerdict(v, now),
+    notice(n) {
+      if (n.gpuUuids.length === 0 && waiting === 0) return inner.notice(n);
+      if (waiting >= MAX_WAITING) return inner.notice(n);
+      waiting++;
+      chain = chain
+        .then(() => (n.gpuUuids.length === 0 ? inner.notice(n) : deliver(n)))
+        .catch(() => inner.notice(n))
+        .finally(() => {
+          waiting--;
+        });
+    },
+    async stop() {
+      await chain;
+      lookup.close();
+      await inner.stop();
+    },
+  };
+  if (inner.start !== undefined) wrapped.start = () => (inner.start as () => Promise<unknown>)();
+  if (inner.lastWrite !== undefined) wrapped.lastWrite = () => inner.lastWrite?.() ?? null;
+  return wrapped;
+}
+
+export interface PodsView {
+  /** null: pod information is not available (disabled, kubelet not reachable yet). */
+  byGpu: Map<string, PodRef[]> | null;
+  state: 'disabled' | 'unknown' | 'up' | 'down';
+  detail: string;
+  fetchedAt: number | null;
+}
+
+/** Pods for the debug endpoint: the lookup's answer if it comes within `boundMs`, else what is known. */
+export async function podsForView(lookup: PodLookup | null, gpuUuids: string[], boundMs: number): Promise<PodsView> {
+  if (lookup === null) return { byGpu: null, state: 'disabled', detail: 'pod impact disabled (--pod-resources-socket none)', fetchedAt: null };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((r) => {
+    timer = setTimeout(() => r(null), boundMs);
+  });
+  const answer = await Promise.race([lookup.podsFor(gpuUuids), late]);
+  clearTimeout(timer);
+  const st = lookup.status();
+  // A mapping is only worth showing once the kubelet answered at least once.
+  const byGpu = answer === null || st.fetchedAt === null ? null : answer;
+  return { byGpu, state: st.state, detail: st.detail, fetchedAt: st.fetchedAt };
+}
+
+/**
+ * The kubelet lookup, loaded on first use: gRPC is a few MiB of code and an
+ * agent that never sees a finding or a debug request never needs it.
+ */
+export function lazyPodLookup(socketPath: string, timeoutMs = 2000): PodLookup {
+  let real: PodLookup | null = null;
+  let loading: Promise<PodLookup> | null = null;
+  let closed = false;
+  let loadError = '';
+  const load = (): Promise<PodLookup> =>
+    (loading ??= import('../sources/podresources/index.ts').then((m) => {
+      const lookup = new m.PodImpactLookup({ lister: new m.PodResourcesClient({ socketPath, timeoutMs }) });
+      if (closed) lookup.close();
+      real = lookup;
+      return lookup;
+    }));
+  return {
+    async podsFor(gpuUuids) {
+      if (closed) return new Map();
+      try {
+        return await (await load()).podsFor(gpuUuids);
+      } catch (err) {
+        loadError = `cannot load the pod-resources client: ${(err as Error).message}`;
+        return new Map();
+      }
+    },
+    status: () =>
+      real?.status() ?? (loadError !== '' ? { state: 'down', detail: loadError, fetchedAt: null } : { state: 'unknown', detail: `not asked yet (${socketPath})`, fetchedAt: null }),
+    close() {
+      closed = true;
+      real?.close();
+    },
+  };
+}
