@@ -63,8 +63,8 @@ export function noteWithPods(note: string, refs: readonly PodRef[]): string {
 
 /** The note of the Event regarding one Pod. Pure. */
 export function podEventNote(note: string, pod: { containers: string[] }): string {
-  const who = pod.containers.length === 1 ? `Container ${pod.containers[0]}` : `Containers ${pod.containers.join(', ')}`;
-  return clip(`${who} of this Pod holds a GPU with a hardware finding: ${note}`, NOTE_MAX);
+  const who = pod.containers.length === 1 ? `Container ${pod.containers[0]} of this Pod holds` : `Containers ${pod.containers.join(', ')} of this Pod hold`;
+  return clip(`${who} a GPU with a hardware finding: ${note}`, NOTE_MAX);
 }
 
 export interface PodImpactReporterOptions {
