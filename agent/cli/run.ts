@@ -6,7 +6,7 @@ import { flagHelp } from '../config/flags.ts';
 import { createLogger, type Logger } from '../report/log/logger.ts';
 import { createDryRunReporter } from '../report/log/dry-run-reporter.ts';
 import { createKubeReporter, type KubeReporter } from '../report/kube/reporter.ts';
-import { startAgent } from '../runtime/agent.ts';
+import { startAgent, type SourceStart } from '../runtime/agent.ts';
 import { exitProcess, stopWithin } from '../runtime/exit.ts';
 import { lazyPodLookup, withPodImpact, type PodLookup } from '../runtime/pod-impact.ts';
 import { callWorkerThreadsAlive } from '../sources/gpu/call-worker.ts';
@@ -66,7 +66,7 @@ export const command: Command = {
     const pods: PodLookup | null = config.podResourcesSocket === null ? null : lazyPodLookup(config.podResourcesSocket);
     const reporters = [pods === null ? reporter : withPodImpact(reporter, pods, { podEvents: config.podEvents })];
 
-    const sources = (cb: Parameters<typeof kmsgSource>[1], ctx: { cursor: Parameters<typeof kmsgSource>[2]['cursor']; resumed: boolean }): Source[] => {
+    const sources = (cb: Parameters<typeof kmsgSource>[1], ctx: SourceStart): Source[] => {
       const out: Source[] = [];
       const full = { ...ctx, now: Date.now, ...(kube === null ? {} : { expectedGpus: () => kube.expectedGpus() }) };
       if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));

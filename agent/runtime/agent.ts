@@ -38,7 +38,7 @@ import { nextCondition, sameCondition } from './condition.ts';
 import { listenControlSocket, type ControlReply } from './control-socket.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
 import { createSaver, type Saver } from './saver.ts';
-import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor } from './state-file.ts';
+import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor, type LogFilePosition } from './state-file.ts';
 import type { Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
 
 /** Housekeeping period: quiet windows, source status polls, readiness. 1 s keeps an idle agent idle. */
@@ -47,18 +47,25 @@ export const TICK_MS = 1000;
 export const SAVE_DELAY_MS = 200;
 /** /debug/state waits at most this long for the kubelet's pod list. */
 const POD_VIEW_BOUND_MS = 1000;
-/** A cursor that moved without any finding is persisted at most this often. */
+/** A cursor or log-file offset that moved without any finding is persisted at most this often. */
 const CURSOR_SAVE_MS = 10_000;
 
 export interface AgentOptions {
   config: AgentConfig;
   log: Logger;
   /** Builds the configured sources around the runtime's callbacks. */
-  sources: (cb: SourceCallbacks, ctx: { cursor: KmsgCursor | null; resumed: boolean }) => Source[];
+  sources: (cb: SourceCallbacks, ctx: SourceStart) => Source[];
   reporters: Reporter[];
   /** The kubelet's pod-resources lookup, for the pods per GPU in /debug/state; null or absent: disabled. */
   pods?: PodLookup | null;
   now?: () => number;
+}
+
+/** What sources start from: the persisted kmsg cursor and log-file positions. */
+export interface SourceStart {
+  cursor: KmsgCursor | null;
+  resumed: boolean;
+  logFiles: LogFilePosition[];
 }
 
 export interface RunningAgent {
@@ -180,15 +187,21 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
 
   // Persistence: health + cursor + condition in one atomic file.
-  let savedCursorSeq: number | null = cursor?.seq ?? null;
+  const logFiles: LogFilePosition[] = file.doc?.logFiles ?? [];
+  // Reading progress (kmsg cursor, log-file offsets) as one string, to see whether it moved since the last write.
+  const positions = (): LogFilePosition[] => view.sources.flatMap((s) => s.positions?.() ?? []);
+  const progress = (c: KmsgCursor | null, p: LogFilePosition[]): string => `${c?.seq ?? ''}|${p.map((x) => `${x.ino}:${x.offset}`).join(',')}`;
+  let savedProgress = progress(cursor, logFiles);
   let lastSaveAt = 0;
   const kmsgCursor = (): KmsgCursor | null => view.sources.find((s) => s.cursor !== undefined)?.cursor?.() ?? cursor;
   const saver: Saver = createSaver(
     async () => {
       const c = kmsgCursor();
-      const doc = { bootId, savedAt: now(), health: toSnapshot(view.health), cursor: c, condition: view.condition };
+      // Sources not started yet (a write before start): keep the positions read at start.
+      const p = view.sources.length === 0 ? logFiles : positions();
+      const doc = { bootId, savedAt: now(), health: toSnapshot(view.health), cursor: c, condition: view.condition, logFiles: p };
       await writeStateFile(config.stateDir, doc);
-      savedCursorSeq = c?.seq ?? null;
+      savedProgress = progress(c, p);
     },
     SAVE_DELAY_MS,
     (err) => {
@@ -393,7 +406,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
   log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
 
-  view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed });
+  view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed, logFiles });
   for (const s of view.sources) {
     await s.start();
     if (s.status !== undefined) onStatus(s.status());
@@ -408,8 +421,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       send(r.notices);
       saver.markDirty();
     }
-    const c = kmsgCursor();
-    if (c !== null && c.seq !== savedCursorSeq && t - lastSaveAt >= CURSOR_SAVE_MS) saver.markDirty();
+    if (t - lastSaveAt >= CURSOR_SAVE_MS && progress(kmsgCursor(), positions()) !== savedProgress) saver.markDirty();
     settle(t);
   }, TICK_MS);
 

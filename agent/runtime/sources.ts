@@ -6,14 +6,16 @@ import type { SourceStatus } from '../model/source-status.ts';
 import { KmsgSource } from '../sources/kmsg/source.ts';
 import { LogFileSource } from '../sources/logfile/source.ts';
 import { createGpuSource } from '../sources/gpu/index.ts';
-import type { KmsgCursor } from './state-file.ts';
+import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 import type { Source, SourceCallbacks } from './types.ts';
 
 export interface SourceContext {
   /** Persisted resume point; the kmsg reader ignores it when its boot id is not the current one. */
   cursor: KmsgCursor | null;
-  /** True when this boot has been seen before (state restored): log files are then followed from their end. */
+  /** True when this boot has been seen before (state restored): log files without a position are then followed from their end. */
   resumed: boolean;
+  /** Persisted log-file positions; a file whose path and inode match continues where it was. */
+  logFiles?: LogFilePosition[];
   now: () => number;
   /** GPUs the node should have when --expected-gpus is not set (the Node's nvidia.com/gpu capacity); null: no count check. */
   expectedGpus?: () => number | null;
@@ -55,6 +57,7 @@ export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sou
       new LogFileSource({
         path,
         fromBeginning: !ctx.resumed,
+        resumeAt: ctx.logFiles?.find((p) => p.path === path) ?? null,
         acceptDrills: config.acceptDrills,
         now: ctx.now,
         onObservation: (obs) => cb.onObservation(obs),
@@ -71,6 +74,7 @@ export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sou
       for (const f of files) f.stop();
     },
     status,
+    positions: () => files.flatMap((f) => f.position() ?? []),
     stats: () => ({
       recordsRead: files.reduce((n, f) => n + f.stats.lines, 0),
       recordsLost: 0,

@@ -12,6 +12,10 @@ const VERSION = 1;
 export const CursorSchema = z.object({ bootId: z.string(), seq: z.number().int().nonnegative() });
 export type KmsgCursor = z.infer<typeof CursorSchema>;
 
+/** Where a --log-file was read up to: bytes of complete lines of that inode. */
+export const LogFilePositionSchema = z.object({ path: z.string(), ino: z.number().int().nonnegative(), offset: z.number().int().nonnegative() });
+export type LogFilePosition = z.infer<typeof LogFilePositionSchema>;
+
 const ConditionSchema = z.object({
   status: z.enum(['True', 'False', 'Unknown']),
   reason: z.string(),
@@ -28,6 +32,8 @@ const DocSchema = z.object({
   health: z.unknown(),
   cursor: CursorSchema.nullable(),
   condition: ConditionSchema.nullable(),
+  /** Absent in files written before log-file positions were kept. */
+  logFiles: z.array(LogFilePositionSchema).optional(),
 });
 export type StateDoc = z.infer<typeof DocSchema>;
 

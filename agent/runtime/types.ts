@@ -6,7 +6,7 @@ import type { Observation, SourceName } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { PodRef } from '../model/pod-ref.ts';
 import type { Notice, NodeVerdict } from '../model/verdict.ts';
-import type { KmsgCursor } from './state-file.ts';
+import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 
 export interface SourceCallbacks {
   onObservation(obs: Observation): void;
@@ -33,6 +33,8 @@ export interface Source {
   settled?(): boolean;
   /** Resume point covering every record delivered so far (kmsg only). */
   cursor?(): KmsgCursor | null;
+  /** Read positions, one per log file (logfile only); persisted like the cursor. */
+  positions?(): LogFilePosition[];
 }
 
 /** What reporters tell the debug endpoint about their last write. */

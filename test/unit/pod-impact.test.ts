@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { groupByPod, noteWithPods, podEventNote, withPodImpact, type PodLookup } from '../../agent/runtime/pod-impact.ts';
 import { expectedGpusFromNode } from '../../agent/report/kube/gpu-capacity.ts';
+import type { NodeLike } from '../../agent/report/kube/condition.ts';
 import type { Notice } from '../../agent/model/verdict.ts';
 import type { PodRef } from '../../agent/model/pod-ref.ts';
 import type { Reporter } from '../../agent/runtime/types.ts';
@@ -71,9 +72,9 @@ test('withPodImpact keeps notice order across a slow lookup and posts one Pod Ev
 });
 
 test('expectedGpusFromNode: whole GPUs only; replicas divided; MIG single and odd labels give no count', () => {
-  const node = (capacity: string | undefined, labels: Record<string, string> = {}) => ({
+  const node = (capacity: string | undefined, labels: Record<string, string> = {}): NodeLike => ({
     metadata: { labels },
-    status: capacity === undefined ? { capacity: {} } : { capacity: { 'nvidia.com/gpu': capacity } },
+    status: { capacity: capacity === undefined ? {} : { 'nvidia.com/gpu': capacity } },
   });
   assert.equal(expectedGpusFromNode(node('8')), 8);
   assert.equal(expectedGpusFromNode(node(undefined)), null);

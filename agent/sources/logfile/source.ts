@@ -8,6 +8,12 @@
 // new inode we read the old file's remainder from our descriptor, then start a
 // new tail on the new file from its beginning. Copytruncate (size shrinks)
 // restarts at offset 0.
+//
+// position() is (inode, bytes of complete lines read); the runtime persists it,
+// and `resumeAt` continues from there after a restart when the path still
+// holds that inode: what was written while the agent was down is read, what it
+// had read is not read again. We read that backlog from our own descriptor and
+// let tail follow from where it starts watching.
 import fs from 'node:fs';
 import { Tail } from 'tail';
 import type { Observation } from '../../model/evidence.ts';
@@ -22,6 +28,8 @@ export interface LogFileSourceOptions {
   path: string;
   /** Read the file from its start (replay) instead of from its end. */
   fromBeginning?: boolean;
+  /** A persisted position: continue there if the path is still that inode and not shorter; else fromBeginning applies. */
+  resumeAt?: { ino: number; offset: number } | null;
   acceptDrills: boolean;
   onObservation: (obs: Observation, record: NvidiaRecord, line: StrippedLine) => void;
   now?: () => number;
@@ -56,6 +64,8 @@ export class LogFileSource {
   private since: number;
   private detail = '';
   private firstFile = true;
+  /** The first line tail delivers completes this partial line from the backlog. */
+  private carry: string | null = null;
   readonly stats: LogFileStats = { lines: 0, rotations: 0, truncations: 0, drillsIgnored: 0, nonKernelDropped: 0 };
 
   constructor(opts: LogFileSourceOptions) {
@@ -101,24 +111,32 @@ export class LogFileSource {
       return;
     }
     const st = fs.fstatSync(fd);
-    // The first file honours fromBeginning; files that appear later (rotation) are read whole.
-    const fromBeginning = this.firstFile ? this.opts.fromBeginning === true : true;
+    const r = this.firstFile ? this.opts.resumeAt : null;
+    const resume = r != null && r.ino === st.ino && r.offset <= st.size ? r.offset : null;
+    // The first file honours its persisted position, else fromBeginning; files that
+    // appear later (rotation) are read whole. A position on another inode (rotated
+    // while the agent was down) or past the end (truncated) means a new file: whole.
+    const fromBeginning = resume === null && (this.firstFile ? this.opts.fromBeginning === true || r != null : true);
     this.firstFile = false;
     this.fd = fd;
     this.ino = st.ino;
-    this.consumed = fromBeginning ? 0 : st.size;
+    this.consumed = fromBeginning ? 0 : (resume ?? st.size);
     const gen = ++this.gen;
     try {
       const t = new Tail(this.opts.path, {
         fromBeginning, follow: false, encoding: 'latin1', separator: '\n', flushAtEOF: false,
       });
       t.on('line', (line: string) => {
-        if (gen === this.gen) this.onRawLine(line);
+        if (gen !== this.gen) return;
+        const carry = this.carry;
+        this.carry = null;
+        this.onRawLine(carry === null ? line : carry + line);
       });
       t.on('error', () => {
         if (gen === this.gen) this.check();
       });
       this.tail = t;
+      if (resume !== null) this.readBacklog(fd, resume, tailStart(t, st.size));
       this.setState('up', `following ${this.opts.path}`);
     } catch (err) {
       this.setState('down', `${this.opts.path}: ${(err as Error).message}`);
@@ -166,18 +184,8 @@ export class LogFileSource {
     this.closeCurrentTailOnly();
     if (fd === null) return;
     try {
-      const size = fs.fstatSync(fd).size;
-      let pos = from;
-      let rest = '';
-      const buf = Buffer.allocUnsafe(64 * 1024);
-      while (pos < size) {
-        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
-        if (n <= 0) break;
-        pos += n;
-        const parts = (rest + buf.toString('latin1', 0, n)).split('\n');
-        rest = parts.pop() ?? '';
-        for (const p of parts) this.onRawLine(p);
-      }
+      const rest = (this.carry ?? '') + this.readLines(fd, from, fs.fstatSync(fd).size);
+      this.carry = null;
       if (rest.length > 0) this.onRawLine(rest);
     } finally {
       fs.closeSync(fd);
@@ -189,6 +197,35 @@ export class LogFileSource {
     this.gen++;
     if (this.tail !== null) this.tail.unwatch();
     this.tail = null;
+  }
+
+  /** Lines between a persisted position and where tail started watching; a partial last line waits for tail's first. */
+  private readBacklog(fd: number, from: number, to: number): void {
+    const rest = this.readLines(fd, from, to);
+    this.carry = rest.length > 0 ? rest : null;
+  }
+
+  /** Reads [from, to) of fd line by line into onRawLine; returns the unterminated rest. */
+  private readLines(fd: number, from: number, to: number): string {
+    let pos = from;
+    let rest = '';
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    while (pos < to) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+      if (n <= 0) break;
+      pos += n;
+      const parts = (rest + buf.toString('latin1', 0, n)).split('\n');
+      rest = parts.pop() ?? '';
+      for (const p of parts) this.onRawLine(p);
+    }
+    return rest;
+  }
+
+  /** Where reading has got to, for the state file; null before the file was ever opened. */
+  position(): { path: string; ino: number; offset: number } | null {
+    if (this.ino >= 0) return { path: this.opts.path, ino: this.ino, offset: this.consumed };
+    const r = this.opts.resumeAt;
+    return r == null ? null : { path: this.opts.path, ino: r.ino, offset: r.offset };
   }
 
   private onRawLine(latin1: string): void {
@@ -214,4 +251,14 @@ export class LogFileSource {
       if (obs !== null) this.opts.onObservation(obs, r, s);
     }
   }
+}
+
+/**
+ * Where tail began watching: its cursor right after construction (tail 2.x keeps
+ * it in currentCursorPos), else the size we saw just before; bytes appended in
+ * between would then be skipped, a window of microseconds.
+ */
+function tailStart(t: Tail, sizeBefore: number): number {
+  const pos = (t as unknown as { currentCursorPos?: unknown }).currentCursorPos;
+  return typeof pos === 'number' && pos >= sizeBefore ? pos : sizeBefore;
 }
