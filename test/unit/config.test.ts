@@ -102,3 +102,23 @@ test('durations and addresses', () => {
   assert.deepEqual(parseListenAddress('[::1]:80'), { host: '::1', port: 80 });
   assert.equal(parseListenAddress('127.0.0.1:70000'), null);
 });
+
+test('metrics listener, native library paths and pod impact flags', () => {
+  const d = loadConfig([], io());
+  assert.equal(d.metricsAddr, null);
+  assert.equal(d.dcgmLib, null);
+  assert.equal(d.nvmlLib, null);
+  assert.equal(d.podResourcesSocket, '/var/lib/kubelet/pod-resources/kubelet.sock');
+  assert.equal(d.podEvents, false);
+  const c = loadConfig(['--metrics-addr=0.0.0.0:20278', '--dcgm-lib', '/opt/dcgm/libdcgm.so.3', '--nvml-lib=/x/libnvidia-ml.so.1', '--pod-resources-socket', 'none', '--pod-events'], io());
+  assert.deepEqual(c.metricsAddr, { host: '0.0.0.0', port: 20278 });
+  assert.equal(c.dcgmLib, '/opt/dcgm/libdcgm.so.3');
+  assert.equal(c.nvmlLib, '/x/libnvidia-ml.so.1');
+  assert.equal(c.podResourcesSocket, null);
+  assert.equal(c.podEvents, true);
+  const f = loadConfig(['--config', '/c.yaml'], io({ '/c.yaml': 'metricsAddr: "[::]:9400"\npodResourcesSocket: /k/kubelet.sock\npodEvents: true\ndcgmLib: libdcgm.so.4\n' }));
+  assert.deepEqual(f.metricsAddr, { host: '::', port: 9400 });
+  assert.equal(f.podResourcesSocket, '/k/kubelet.sock');
+  assert.equal(f.podEvents, true);
+  assert.throws(() => loadConfig(['--metrics-addr', '20278'], io()), (e: Error) => e instanceof UsageError && /--metrics-addr/.test(e.message));
+});
