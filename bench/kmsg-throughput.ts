@@ -1,13 +1,15 @@
-// Kernel-log throughput: records/s through the reader's main-thread path
-// (decode of the worker's packed batches + kmsg record parse) and the NVIDIA
-// recogniser / facility filter / Observation mapping, against a plain line
-// split of the same bytes in the same run. Synthetic input, 0.1% NVRM lines.
-// Also: a replay of the real /dev/kmsg ring buffer through the real reader
-// (worker thread, transport, parse) when the device is readable.
+// Kernel-log throughput: records/s through the reader's path after read(2)
+// (one record per read buffer -> kmsg record parse) and the NVIDIA recogniser /
+// facility filter / Observation mapping, against a plain line split of the same
+// bytes in the same run. Synthetic input, 0.1% NVRM lines. Also, when the device
+// is readable: the real /dev/kmsg ring buffer replayed by fresh real readers
+// (open, non-blocking read(2) per record, parse, recogniser) until enough
+// records went through, so the system call's share is measured too.
 //
 //   node bench/kmsg-throughput.ts [--records N] [--json]
 import fs from 'node:fs';
-import { decodeBatch, KmsgReader } from '../agent/sources/kmsg/reader.ts';
+import { KmsgReader } from '../agent/sources/kmsg/reader.ts';
+import { parseKmsgRecord, type KmsgRecord } from '../agent/parse/kmsg-record.ts';
 import { createKmsgPipeline, type KmsgSourceStats } from '../agent/sources/kmsg/source.ts';
 
 const args = process.argv.slice(2);
@@ -34,7 +36,21 @@ const NVRM = [
   "NVRM: Xid (PCI:0000:cb:00): 13, pid='<unknown>', name=<unknown>, Graphics SM Warp Exception on (GPC 7, TPC 7, SM 0)",
 ];
 
-/** Records as /dev/kmsg returns them, packed into worker-style batches. */
+/** The reader's step after each read(2): one record's bytes -> a parsed record. */
+function decode(bytes: ArrayBuffer, ends: Uint32Array): KmsgRecord[] {
+  const buf = Buffer.from(bytes);
+  const out: KmsgRecord[] = [];
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i] ?? start;
+    const rec = parseKmsgRecord(buf.toString('latin1', start, end));
+    start = end;
+    if (rec !== null) out.push(rec);
+  }
+  return out;
+}
+
+/** Records as /dev/kmsg returns them, 1,024 to a batch (the reader's batchMax). */
 function synth(n: number): { batches: Array<{ bytes: ArrayBuffer; ends: Uint32Array }>; text: string; nvrm: number } {
   const batches: Array<{ bytes: ArrayBuffer; ends: Uint32Array }> = [];
   const lines: string[] = [];
@@ -93,7 +109,7 @@ const pipeline = best(() => {
   const run = createKmsgPipeline({ acceptDrills: false, bootWallMs: 0, stats, onObservation: () => obs++ });
   let recs = 0;
   for (const b of data.batches) {
-    const r = decodeBatch(b.bytes, b.ends);
+    const r = decode(b.bytes, b.ends);
     recs += r.length;
     run(r);
   }
@@ -101,22 +117,27 @@ const pipeline = best(() => {
   return obs;
 });
 
-async function realReplay(): Promise<{ records: number; ms: number } | null> {
+async function realReplay(): Promise<{ records: number; ms: number; replays: number } | null> {
   try {
     fs.accessSync('/dev/kmsg', fs.constants.R_OK);
   } catch {
     return null;
   }
   let records = 0;
+  let replays = 0;
   const stats: KmsgSourceStats = { drillsIgnored: 0, nonKernelDropped: 0 };
   const run = createKmsgPipeline({ acceptDrills: false, bootWallMs: 0, stats, onObservation: () => {} });
   const t = performance.now();
-  const r = new KmsgReader({ onRecords: (rs) => { records += rs.length; run(rs); } });
-  r.start();
-  await r.whenCaughtUp();
+  // The ring is often small: replay it with fresh readers until 50,000 records or 3 s.
+  while (records < 50_000 && performance.now() - t < 3000) {
+    const r = new KmsgReader({ onRecords: (rs) => { records += rs.length; run(rs); } });
+    r.start();
+    await r.whenCaughtUp();
+    await r.stop();
+    replays++;
+  }
   const ms = performance.now() - t;
-  await r.stop();
-  return { records, ms };
+  return { records, ms, replays };
 }
 const real = await realReplay();
 
@@ -129,7 +150,7 @@ const result = {
   readerParseRecognise: { ms: +pipeline.ms.toFixed(1), recordsPerSec: rate(N, pipeline.ms), observations: pipeline.out },
   ratioToBaseline: +(baseline.ms / pipeline.ms).toFixed(3),
   target: { recordsPerSec: 300_000, met: rate(N, pipeline.ms) >= 300_000 },
-  realKmsgReplay: real === null ? null : { records: real.records, ms: +real.ms.toFixed(1), recordsPerSec: rate(real.records, real.ms), note: 'whole ring buffer, worker start included: dominated by start-up when the ring is small' },
+  realKmsgReplay: real === null ? null : { records: real.records, replays: real.replays, ms: +real.ms.toFixed(1), recordsPerSec: rate(real.records, real.ms), note: 'whole ring buffer per fresh reader, open and close included' },
   node: process.version,
 };
 
@@ -140,7 +161,7 @@ else {
   console.log(`kmsg throughput: ${N} synthetic records, ${data.nvrm} NVRM (${(result.nvrmShare * 100).toFixed(2)}%), best of ${ROUNDS}, ${process.version}`);
   console.log(`${'stage'.padEnd(44)} ${'records'.padStart(9)} ${'ms'.padStart(9)} ${'records/s'.padStart(12)}`);
   console.log(row('baseline: plain line split', N, baseline.ms));
-  console.log(row('reader decode + kmsg parse + recogniser', N, pipeline.ms));
-  if (real !== null) console.log(row('real /dev/kmsg ring replay (incl. worker start)', real.records, real.ms));
+  console.log(row('kmsg parse + recogniser', N, pipeline.ms));
+  if (real !== null) console.log(row(`real /dev/kmsg: read(2) + parse + recogniser`, real.records, real.ms) + `  (${real.replays} ring replays)`);
   console.log(`observations: ${pipeline.out}; target >= 300000 records/s: ${result.target.met ? 'met' : 'NOT met'}`);
 }

@@ -143,7 +143,6 @@ test('overrun: the kernel overwrites what a stalled reader has not read; the los
   let afterSeen = false;
   const r = new KmsgReader({
     batchMax: 32,
-    maxInFlight: 1,
     onRecords: (rs) => {
       for (const rec of rs) {
         seqs.push(rec.seq);
@@ -154,15 +153,15 @@ test('overrun: the kernel overwrites what a stalled reader has not read; the los
   r.start();
   try {
     await r.whenCaughtUp();
-    // Flooding synchronously blocks this thread, so the worker's one in-flight batch is not
-    // processed and it stops reading: the kernel's ring buffer wraps under it. Grow the
-    // flood until the kernel reports an overrun (ring sizes differ between machines).
+    // Flooding synchronously blocks this thread, which is also the reader's, so nothing is
+    // read while it lasts: the kernel's ring buffer wraps under it. Grow the flood until
+    // the kernel reports an overrun (ring sizes differ between machines).
     let written = 0;
     for (let n = 4096; r.liveness().overruns === 0; n *= 2) {
       assert.ok(n <= 131072, `no overrun even after 128 MiB written: ${JSON.stringify(r.liveness())} ${seqs.length}`);
       flood(n, RUN);
       written += n;
-      // The flood blocked this thread; only now can the worker's batches arrive. Wait until
+      // The flood blocked this thread; only now can the reader go on. Wait until
       // records read after the flood came in and the reader has gone quiet again.
       const floodEnd = Date.now();
       await until(() => {

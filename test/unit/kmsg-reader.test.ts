@@ -53,7 +53,7 @@ test('read errors after a successful open close and reopen, rate-limited, counte
   assert.ok(errors.every((c) => c === 'EISDIR'));
   assert.equal(l.reopenCount, errors.length - 1);
   assert.equal(l.alive, false);
-  assert.ok(l.lastBeatAt !== null && Date.now() - l.lastBeatAt < 3000, 'worker heartbeat is fresh');
+  assert.ok(l.lastBeatAt !== null && Date.now() - l.lastBeatAt < 3000, 'reader heartbeat is fresh');
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -1,9 +1,13 @@
 // The local debug HTTP server. Read-only by construction: only GET and HEAD
 // are answered, and nothing here can change the agent's state (operator
 // clears go through the control socket instead). Binds 127.0.0.1 by default.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../../config/address.ts';
+
+// Not `import ... from 'node:http'`: an ESM import of a builtin reads every export,
+// and http.WebSocket then loads undici, ~12 MiB resident that nothing here uses.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface Probe {
   ok: boolean;

@@ -2,10 +2,14 @@
 // keep-alive agent, a bounded request time, and a bearer token file that is
 // re-read whenever it changes on disk (kubelet rotates projected tokens by
 // swapping a symlink, so the file's identity or mtime changes).
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent as HttpAgent } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import type { KubeConnection } from './connection.ts';
+
+// process.getBuiltinModule, not an ESM import, which would read every export of
+// node:http, and http.WebSocket loads undici (~12 MiB resident, unused).
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
 
 export const CONTENT_JSON = 'application/json';
 export const CONTENT_STRATEGIC_MERGE = 'application/strategic-merge-patch+json';
@@ -59,7 +63,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 export class KubeClient {
   readonly server: URL;
   private readonly conn: KubeConnection;
-  private readonly agent: http.Agent;
+  private readonly agent: HttpAgent;
   private readonly timeoutMs: number;
   private token: string | undefined;
   private tokenStamp = '';

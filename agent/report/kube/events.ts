@@ -4,12 +4,14 @@
 // most every `seriesIntervalMs` per key). Every API call takes a token from one
 // bucket, so a storm of notices costs at most `burst` calls and then one per
 // `refillMs`; new keys beyond a bounded queue are counted and dropped.
-import { randomBytes } from 'node:crypto';
 import type { PodRef } from '../../model/pod-ref.ts';
 import type { Notice } from '../../model/verdict.ts';
 import { backoffDelay, describeError, isTransient, type BackoffPolicy } from './backoff.ts';
 import { CONTENT_MERGE, KubeApiError, type KubeClient } from './client.ts';
 import type { KubeLogger } from './log.ts';
+
+// Not an ESM import: that would read every export of node:crypto, webcrypto included.
+const { randomBytes } = process.getBuiltinModule('node:crypto');
 import { TokenBucket } from './token-bucket.ts';
 
 export const REPORTING_CONTROLLER = 'gpu-health-agent';

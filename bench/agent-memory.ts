@@ -1,0 +1,225 @@
+// Resident memory and idle CPU of the real built agent (dry run), from the
+// kernel's own figures (/proc/<pid>/status, /proc/<pid>/stat), against a bare
+// node and a bare node with one worker thread in the same run.
+//
+// The agent reads the real /dev/kmsg (when readable; from a cursor seeded at its
+// end) and a kernel log file; a million kern.log lines with 0.1% NVIDIA records
+// (many distinct GPUs and Xid codes, so many distinct findings) are appended to
+// that file at the agent's own pace, and memory is sampled idle, while it reads,
+// after each quarter and after it settles.
+//
+//   node bench/agent-memory.ts [--records N] [--idle-seconds S] [--kmsg none] [--gpu-backend B] [--json]
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, constants, accessSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedCursorAtEnd } from '../agent/runtime/seed.ts';
+import { shebangFlags, startAgent, until } from './lib/agent.ts';
+import { cpuPercentOver, cpuSecondsOf, memoryOf, mib, sleep, threadCount, type Memory } from './lib/proc.ts';
+
+const args = process.argv.slice(2);
+const asJson = args.includes('--json');
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i === -1 ? dflt : (args[i + 1] ?? dflt);
+};
+const RECORDS = Number(opt('--records', '1000000'));
+const IDLE_S = Number(opt('--idle-seconds', '20'));
+const GPU_BACKEND = opt('--gpu-backend', 'none');
+const KMSG = opt('--kmsg', readable('/dev/kmsg') ? '/dev/kmsg' : 'none');
+const TARGET_MIB = 64;
+const CHUNK = 10_000;
+/** The writer stays at most this many lines ahead of what the agent has read. */
+const MAX_LAG = 50_000;
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Row {
+  what: string;
+  rssMiB: number;
+  anonMiB: number;
+  fileMiB: number;
+  hwmMiB: number;
+  threads: number;
+}
+
+const rows: Row[] = [];
+function row(what: string, pid: number): Row {
+  const m: Memory = memoryOf(pid);
+  const r = { what, rssMiB: +mib(m.rss), anonMiB: +mib(m.anon), fileMiB: +mib(m.file), hwmMiB: +mib(m.hwm), threads: threadCount(pid) };
+  rows.push(r);
+  return r;
+}
+
+/** A bare node running `code`, measured after it settled. */
+async function baseline(what: string, code: string): Promise<Row> {
+  const child = spawn(process.execPath, [...shebangFlags(), '-e', code], { stdio: 'ignore' });
+  await sleep(2500);
+  const r = row(what, child.pid as number);
+  child.kill('SIGKILL');
+  return r;
+}
+
+const ORDINARY = [
+  'EXT4-fs (nvme0n1p1): mounted filesystem with ordered data mode. Quota mode: none.',
+  'IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready',
+  'cni0: port 3(veth1a2b3c4d) entered forwarding state',
+  'nvme nvme0: I/O 512 QID 3 timeout, completion polled',
+  'mlx5_core 0000:ab:00.0 mlx5_5: Port: 1 Link ACTIVE',
+  'audit: type=1400 audit(1700000000.000:123): apparmor="STATUS" operation="profile_load" name="cri-containerd.apparmor.d"',
+];
+// Fatal, warning, info and unknown codes alike: every (GPU, code) pair is its own finding.
+const XIDS = [13, 31, 43, 45, 48, 62, 63, 64, 68, 74, 79, 92, 94, 95, 109, 119, 120, 121, 140, 143, 999];
+const GPUS = 64;
+
+/** Line i of the synthetic kern.log: one in 1,000 is an NVIDIA Xid. */
+function line(i: number): string {
+  const t = (1000 + i / 1000).toFixed(6).padStart(13);
+  if (i % 1000 === 500) {
+    const n = Math.floor(i / 1000);
+    const bus = (0x10 + (n % GPUS)).toString(16).padStart(2, '0');
+    const code = XIDS[Math.floor(n / GPUS) % XIDS.length];
+    return `Nov 27 10:00:00 bench kernel: [${t}] NVRM: Xid (PCI:0000:${bus}:00): ${code}, pid=${4000 + n}, name=python3, bench record ${n}\n`;
+  }
+  return `Nov 27 10:00:00 bench kernel: [${t}] ${ORDINARY[i % ORDINARY.length]} #${i}\n`;
+}
+
+interface DebugSource {
+  source: string;
+  recordsRead: number | null;
+}
+
+async function main(): Promise<void> {
+  const bare = await baseline('bare node (setInterval)', 'setInterval(() => {}, 1000)');
+  const oneWorker = await baseline(
+    'bare node + 1 worker thread',
+    "const { Worker } = require('node:worker_threads'); new Worker('setInterval(() => {}, 1000)', { eval: true }); setInterval(() => {}, 1000)",
+  );
+
+  const dir = mkdtempSync(join(tmpdir(), 'gha-bench-mem-'));
+  const stateDir = join(dir, 'state');
+  const kernLog = join(dir, 'kern.log');
+  writeFileSync(kernLog, '');
+  if (KMSG !== 'none') await seedCursorAtEnd(stateDir, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), KMSG);
+  const agent = await startAgent(
+    ['--dry-run', '--node-name', 'bench-node', '--state-dir', stateDir, '--kmsg', KMSG, '--log-file', kernLog, '--gpu-backend', GPU_BACKEND],
+    { logFile: join(dir, 'agent.log') },
+  );
+  const samples: Array<{ t: number; read: number; rssMiB: number }> = [];
+  const t0 = Date.now();
+  let result: Record<string, unknown>;
+  try {
+    await until('agent ready', async () => ((await agent.get('/readyz')).status === 200 ? true : undefined), 15_000, 100);
+    await sleep(3000);
+    const idle = row('agent idle (ready, 3 s)', agent.pid);
+    const idleCpu = await cpuPercentOver(agent.pid, IDLE_S * 1000);
+    row(`agent idle (after ${IDLE_S} s)`, agent.pid);
+
+    const readSoFar = async (): Promise<number> => {
+      const st = await agent.json<{ sources: DebugSource[] }>('/debug/state');
+      return st.sources.find((s) => s.source === 'logfile')?.recordsRead ?? 0;
+    };
+    const quarters = [0.25, 0.5, 0.75, 1].map((q) => Math.round(RECORDS * q));
+    const atQuarter: Row[] = [];
+    let written = 0;
+    let peakSample = 0;
+    const loadStart = Date.now();
+    const cpuStart = cpuSecondsOf(agent.pid);
+    while (written < RECORDS) {
+      const n = Math.min(CHUNK, RECORDS - written);
+      let text = '';
+      for (let i = written; i < written + n; i++) text += line(i);
+      appendFileSync(kernLog, text);
+      written += n;
+      // Let the agent read at its own pace, at most MAX_LAG lines behind.
+      for (;;) {
+        const read = await readSoFar();
+        const m = memoryOf(agent.pid);
+        peakSample = Math.max(peakSample, m.rss);
+        samples.push({ t: Date.now() - t0, read, rssMiB: +mib(m.rss) });
+        const q = quarters[atQuarter.length];
+        if (q !== undefined && read >= q) {
+          await sleep(1000);
+          atQuarter.push(row(`agent after ${(q / 1000).toLocaleString('en-US')}k records`, agent.pid));
+        }
+        if (written - read <= MAX_LAG && written < RECORDS) break;
+        if (written >= RECORDS && read >= RECORDS) break;
+        await sleep(written - read > MAX_LAG ? 100 : 20);
+      }
+    }
+    const loadMs = Date.now() - loadStart;
+    const loadCpu = cpuSecondsOf(agent.pid) - cpuStart;
+    await sleep(10_000);
+    const settled = row('agent 10 s after the last record', agent.pid);
+    const st = await agent.json<{ totals?: unknown; findingsEvicted?: number; gpus?: unknown[] }>('/debug/state');
+
+    const first = atQuarter[0];
+    const last = atQuarter.at(-1);
+    const growth = first !== undefined && last !== undefined ? +(last.rssMiB - first.rssMiB).toFixed(1) : null;
+    const steady = Math.max(idle.rssMiB, settled.rssMiB);
+    result = {
+      node: process.version,
+      nodeFlags: shebangFlags(),
+      kmsg: KMSG,
+      gpuBackend: GPU_BACKEND,
+      records: RECORDS,
+      nvidiaRecords: Math.floor((RECORDS + 499) / 1000),
+      gpusInLog: GPUS,
+      gpusInState: st.gpus?.length ?? null,
+      findingsEvicted: st.findingsEvicted ?? null,
+      rows,
+      baseline: { bare: bare.rssMiB, oneWorker: oneWorker.rssMiB, workerCostMiB: +(oneWorker.rssMiB - bare.rssMiB).toFixed(1) },
+      idleCpuPercent: +idleCpu.toFixed(3),
+      idleSeconds: IDLE_S,
+      loadSeconds: +(loadMs / 1000).toFixed(1),
+      loadRecordsPerSecond: Math.round(RECORDS / (loadMs / 1000)),
+      loadCpuSeconds: +loadCpu.toFixed(2),
+      peakSampleMiB: +mib(peakSample),
+      hwmMiB: settled.hwmMiB,
+      growthMiB: growth,
+      steadyMiB: steady,
+      targets: {
+        steadyUnder64MiB: steady < TARGET_MIB,
+        noGrowth: growth !== null && growth <= 2,
+        idleCpuUnder02: idleCpu < 0.2,
+      },
+    };
+  } finally {
+    await agent.stop();
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  }
+
+  if (asJson) {
+    process.stdout.write(JSON.stringify(result) + '\n');
+    return;
+  }
+  const r = result as {
+    nodeFlags: string[]; kmsg: string; gpuBackend: string; records: number; idleCpuPercent: number; idleSeconds: number;
+    loadSeconds: number; loadRecordsPerSecond: number; loadCpuSeconds: number; peakSampleMiB: number; hwmMiB: number; growthMiB: number | null;
+    steadyMiB: number; gpusInState: number | null; targets: Record<string, boolean>; baseline: { workerCostMiB: number };
+  };
+  const out: string[] = [];
+  out.push(`agent memory: ${process.version}, node flags [${r.nodeFlags.join(' ')}], --kmsg ${r.kmsg}, --gpu-backend ${r.gpuBackend}, dry run`);
+  out.push(`${'process'.padEnd(40)} ${'RSS'.padStart(7)} ${'anon'.padStart(7)} ${'file'.padStart(7)} ${'peak'.padStart(7)} ${'thr'.padStart(4)}   (MiB)`);
+  for (const x of rows) {
+    out.push(`${x.what.padEnd(40)} ${x.rssMiB.toFixed(1).padStart(7)} ${x.anonMiB.toFixed(1).padStart(7)} ${x.fileMiB.toFixed(1).padStart(7)} ${x.hwmMiB.toFixed(1).padStart(7)} ${String(x.threads).padStart(4)}`);
+  }
+  out.push(`one worker thread costs ${r.baseline.workerCostMiB} MiB over a bare node`);
+  out.push(`load: ${r.records.toLocaleString('en-US')} lines in ${r.loadSeconds} s (${r.loadRecordsPerSecond.toLocaleString('en-US')}/s at the agent's pace), ${r.loadCpuSeconds} CPU s; GPUs in state: ${r.gpusInState}`);
+  out.push(`peak RSS sampled during load ${r.peakSampleMiB} MiB; VmHWM ${r.hwmMiB} MiB; growth first quarter -> last: ${r.growthMiB} MiB`);
+  out.push(`idle CPU over ${r.idleSeconds} s: ${r.idleCpuPercent}% of a core`);
+  out.push(
+    `targets: steady RSS < ${TARGET_MIB} MiB (${r.steadyMiB}): ${r.targets.steadyUnder64MiB ? 'met' : 'NOT met'}; ` +
+      `no growth: ${r.targets.noGrowth ? 'met' : 'NOT met'}; idle CPU < 0.2%: ${r.targets.idleCpuUnder02 ? 'met' : 'NOT met'}`,
+  );
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+await main();
