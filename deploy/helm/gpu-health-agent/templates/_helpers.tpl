@@ -80,7 +80,7 @@ An exec probe that asks the loopback-only debug server for a path. kubelet's
 httpGet probes dial the pod IP (the node's address under hostNetwork), which a
 127.0.0.1 listener never sees, and Pod Security "baseline" (1.34+) forbids
 probe `host`. bash's /dev/tcp and `read` are builtins: no process besides bash
-starts inside the container's 96Mi memory cgroup (a `node -e fetch(...)` probe
+starts inside the container's memory cgroup (a `node -e fetch(...)` probe
 would add ~40 MiB there) and nothing is written to the read-only root.
 */}}
 {{- define "gpu-health-agent.probeCommand" -}}
