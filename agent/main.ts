@@ -5,6 +5,7 @@
 // generation at 1 MiB per semi-space: the default lets it grow to 8-16 MiB, all of
 // it resident after a burst of records, for no throughput gain on this workload
 // (bench/agent-memory.ts, bench/kmsg-throughput.ts).
+import './runtime/thread-pool.ts'; // first: sizes libuv's pool before anything uses it
 import { main } from './cli/index.ts';
 
 process.exitCode = await main(process.argv.slice(2));
