@@ -26,7 +26,9 @@ const dirs: string[] = [];
 
 before(async () => {
   buildNative();
-  cluster = await Cluster.forTests();
+  // Its own API server: the --pod-events case grants the agent's ServiceAccount Events in
+  // every namespace, which would break least-privilege.test.ts on a shared one.
+  cluster = await Cluster.forTests({ private: true });
   await installAgentManifests(cluster);
 });
 after(async () => {

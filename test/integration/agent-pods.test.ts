@@ -56,6 +56,9 @@ test('pods holding the faulty GPU: per GPU in /debug/state and status, in the no
   ]);
   kubelets.push(kubelet);
   const { a, log } = await agentOnLogFile(['--pod-resources-socket', kubelet.socket, '--pod-events']);
+  // The kubelet client loads on first use; on a loaded machine that first call can miss its
+  // deadline, and a notice then goes out without pods (they are a courtesy). Let it answer once.
+  await waitFor('the kubelet answered', async () => ((await a.state()).podResources.state === 'up' ? true : undefined), 10_000, 100);
   xid79(log);
 
   const { value: st } = await waitFor('the Xid 79 finding on our GPU, with pods', async () => {
