@@ -40,6 +40,8 @@ export interface AgentConfig {
   podResourcesSocket: string | null;
   podEvents: boolean;
   bootIdFile: string;
+  /** This boot's start comes from here (uptime or btime). */
+  uptimeFile: string;
   logLevel: LogLevel;
   /** The --config file, if any, for the startup log line. */
   configFile: string | null;
@@ -127,6 +129,7 @@ function resolve(c: RawConfig, configFile: string | null, io: LoadEnv): AgentCon
     podResourcesSocket: podSocket === 'none' ? null : podSocket,
     podEvents: c.podEvents === true,
     bootIdFile: str('bootIdFile') ?? '/proc/sys/kernel/random/boot_id',
+    uptimeFile: str('uptimeFile') ?? '/proc/uptime',
     logLevel: (str('logLevel') as LogLevel | undefined) ?? 'info',
     configFile,
   };

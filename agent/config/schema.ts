@@ -32,6 +32,7 @@ export const ConfigFileSchema = z.strictObject({
   podResourcesSocket: nonEmpty.optional(),
   podEvents: z.boolean().optional(),
   bootIdFile: nonEmpty.optional(),
+  uptimeFile: nonEmpty.optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
 });
 

@@ -1,5 +1,5 @@
 // Wall time from a log-line timestamp, when the line says enough to know it.
-// Syslog stamps have no year (take the one that puts the line in the past) and
+// Syslog stamps have no year (take the one that puts the line closest before now) and
 // may use the host's locale for the month (then we return null: the caller
 // uses the time it read the line).
 
@@ -31,6 +31,19 @@ export function timestampToMs(stamp: string | null, now: number): number | null 
   const frac = m[6] === undefined ? 0 : Math.floor(Number(`0.${m[6]}`) * 1000);
   const at = (y: number): number =>
     new Date(y, month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), frac).getTime();
-  const thisYear = at(year);
-  return thisYear > now + DAY_MS ? at(year - 1) : thisYear;
+  // The latest year, from next year down, that puts the stamp no more than a day
+  // ahead of now: the stamp closest before now, with a day's slack for a writer
+  // whose clock or time zone runs ahead (`Jan  1 00:00:30` read at Dec 31 23:59
+  // is next year's). Down to four years back: `Feb 29` exists only in leap
+  // years (Date would roll it to Mar 1).
+  for (let y = year + 1; y >= year - 4; y--) {
+    const t = at(y);
+    if (new Date(t).getMonth() === month && t <= now + DAY_MS) return t;
+  }
+  return null;
+}
+
+/** Whether a stamp names its time zone (ISO-8601 with `Z` or an offset); the others are in the writer's local time. */
+export function stampHasZone(stamp: string): boolean {
+  return ISO.test(stamp) && /(?:Z|[+-]\d{2}:?\d{2})$/.test(stamp);
 }

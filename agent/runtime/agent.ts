@@ -34,6 +34,7 @@ import { createMetrics, type AgentMetrics } from '../report/debug/metrics.ts';
 import { startDebugServer, type DebugServer, type DebugSurface } from '../report/debug/server.ts';
 import { debugState, rulesView, withPods } from '../report/debug/views.ts';
 import { readBootId } from './boot-id.ts';
+import { readBootTime } from './boot-time.ts';
 import { nextCondition, sameCondition } from './condition.ts';
 import { listenControlSocket, type ControlReply } from './control-socket.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
@@ -66,6 +67,8 @@ export interface SourceStart {
   cursor: KmsgCursor | null;
   resumed: boolean;
   logFiles: LogFilePosition[];
+  /** This boot's start (ms since the epoch); null when it could not be read. */
+  bootTimeMs: number | null;
 }
 
 export interface RunningAgent {
@@ -95,6 +98,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { config, log } = opts;
   const now = opts.now ?? Date.now;
   const bootId = await readBootId(config.bootIdFile);
+  // Only log files need it (lines of earlier boots); unreadable means every line counts, never a lost fault.
+  let bootTimeMs: number | null = null;
+  if (config.logFiles.length > 0) {
+    try {
+      bootTimeMs = await readBootTime(config.uptimeFile, now());
+    } catch (err) {
+      log.warn({ uptimeFile: config.uptimeFile, err: (err as Error).message }, 'cannot tell when this boot began; log-file lines of earlier boots will count');
+    }
+  }
 
   // Rules: the defaults, with the override file when it is valid.
   let rules = loadDefaults();
@@ -163,7 +175,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     sources: () =>
       [...view.statuses.values()].map((status) => {
         const st = view.sources.find((s) => s.name === status.source)?.stats?.();
-        return { source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0 };
+        const skipped = st?.skippedPreviousBoot;
+        return { source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0, ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }) };
       }),
     findings: () => {
       const counts = new Map<string, { reason: string; severity: string; drill: boolean; count: number }>();
@@ -406,7 +419,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
   log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
 
-  view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed, logFiles });
+  view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed, logFiles, bootTimeMs });
   for (const s of view.sources) {
     await s.start();
     if (s.status !== undefined) onStatus(s.status());

@@ -16,6 +16,8 @@ export interface SourceContext {
   resumed: boolean;
   /** Persisted log-file positions; a file whose path and inode match continues where it was. */
   logFiles?: LogFilePosition[];
+  /** This boot's start (ms since the epoch); log-file lines from before it are skipped. null: unknown, every line counts. */
+  bootTimeMs?: number | null;
   now: () => number;
   /** GPUs the node should have when --expected-gpus is not set (the Node's nvidia.com/gpu capacity); null: no count check. */
   expectedGpus?: () => number | null;
@@ -60,6 +62,7 @@ export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sou
         resumeAt: ctx.logFiles?.find((p) => p.path === path) ?? null,
         acceptDrills: config.acceptDrills,
         now: ctx.now,
+        bootTimeMs: ctx.bootTimeMs ?? null,
         onObservation: (obs) => cb.onObservation(obs),
       }),
   );
@@ -79,6 +82,7 @@ export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sou
       recordsRead: files.reduce((n, f) => n + f.stats.lines, 0),
       recordsLost: 0,
       drillsIgnored: files.reduce((n, f) => n + f.stats.drillsIgnored, 0),
+      skippedPreviousBoot: files.reduce((n, f) => n + f.stats.skippedPreviousBoot, 0),
     }),
   };
 }

@@ -19,6 +19,8 @@ export interface SourceStats {
   recordsRead: number;
   recordsLost: number;
   drillsIgnored: number;
+  /** Log-file lines written by an earlier boot, not taken as evidence (logfile only). */
+  skippedPreviousBoot?: number;
 }
 
 export interface Source {

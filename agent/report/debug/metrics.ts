@@ -8,6 +8,8 @@ export interface SourceSample {
   up: boolean;
   recordsRead: number;
   recordsLost: number;
+  /** Log-file lines of earlier boots skipped; absent for sources without log files. */
+  skippedPreviousBoot?: number;
 }
 
 export interface FindingSample {
@@ -61,6 +63,16 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     collect() {
       this.reset();
       for (const s of read.sources()) this.inc({ source: s.source }, s.recordsLost);
+    },
+  });
+  new Counter({
+    name: `${P}lines_skipped_previous_boot_total`,
+    help: 'Kernel-log file lines written by an earlier boot, not taken as evidence, per source',
+    labelNames: ['source'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const s of read.sources()) if (s.skippedPreviousBoot !== undefined) this.inc({ source: s.source }, s.skippedPreviousBoot);
     },
   });
   new Gauge({

@@ -37,6 +37,8 @@ export interface DebugSource {
   caughtUp: boolean;
   recordsRead: number | null;
   recordsLost: number | null;
+  /** Log-file lines of earlier boots not taken as evidence; null for sources that do not read log files. */
+  skippedPreviousBoot: number | null;
 }
 
 export interface DebugWrite {

@@ -52,6 +52,7 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
         caughtUp: st.caughtUp,
         recordsRead: stats?.recordsRead ?? null,
         recordsLost: stats?.recordsLost ?? null,
+        skippedPreviousBoot: stats?.skippedPreviousBoot ?? null,
       };
     }),
     cursor,

@@ -14,6 +14,9 @@
 // holds that inode: what was written while the agent was down is read, what it
 // had read is not read again. We read that backlog from our own descriptor and
 // let tail follow from where it starts watching.
+//
+// Given this boot's start time, backlog lines written by an earlier boot (the
+// file survives reboots) are not evidence: see previous-boot.ts.
 import fs from 'node:fs';
 import { Tail } from 'tail';
 import type { Observation } from '../../model/evidence.ts';
@@ -23,6 +26,7 @@ import { fromKernel, stripLinePrefix, type StrippedLine } from '../../parse/line
 import { createNvidiaLineParser, mayBeNvidia, type NvidiaRecord } from '../../parse/nvidia.ts';
 import { toObservation } from '../../parse/observation.ts';
 import { timestampToMs } from '../../parse/timestamp.ts';
+import { isPreviousBoot, scanBacklog, type BootJudge } from './previous-boot.ts';
 
 export interface LogFileSourceOptions {
   path: string;
@@ -33,6 +37,8 @@ export interface LogFileSourceOptions {
   acceptDrills: boolean;
   onObservation: (obs: Observation, record: NvidiaRecord, line: StrippedLine) => void;
   now?: () => number;
+  /** This boot's start (ms since the epoch): backlog lines from earlier boots are skipped. Absent or null: every line counts. */
+  bootTimeMs?: number | null;
   /** How often to look for rotation / truncation / a file that appeared. */
   pollMs?: number;
   /** Longer lines are cut: no kernel record is longer than 8 KiB. */
@@ -45,6 +51,8 @@ export interface LogFileStats {
   truncations: number;
   drillsIgnored: number;
   nonKernelDropped: number;
+  /** Kernel NVIDIA lines from an earlier boot, not taken as evidence (GPU identity lines still name GPUs). */
+  skippedPreviousBoot: number;
 }
 
 export class LogFileSource {
@@ -52,6 +60,10 @@ export class LogFileSource {
   private readonly now: () => number;
   private readonly kernel = createNvidiaLineParser();
   private readonly drills = createNvidiaLineParser();
+  /** Lines of earlier boots go through their own parser: only GPU identities come out of it. */
+  private readonly previous = createNvidiaLineParser();
+  /** Set while the backlog read at start is being judged. */
+  private judge: BootJudge | null = null;
   private readonly maxLine: number;
   private tail: Tail | null = null;
   private fd: number | null = null;
@@ -66,7 +78,7 @@ export class LogFileSource {
   private firstFile = true;
   /** The first line tail delivers completes this partial line from the backlog. */
   private carry: string | null = null;
-  readonly stats: LogFileStats = { lines: 0, rotations: 0, truncations: 0, drillsIgnored: 0, nonKernelDropped: 0 };
+  readonly stats: LogFileStats = { lines: 0, rotations: 0, truncations: 0, drillsIgnored: 0, nonKernelDropped: 0, skippedPreviousBoot: 0 };
 
   constructor(opts: LogFileSourceOptions) {
     this.opts = opts;
@@ -117,10 +129,17 @@ export class LogFileSource {
     // appear later (rotation) are read whole. A position on another inode (rotated
     // while the agent was down) or past the end (truncated) means a new file: whole.
     const fromBeginning = resume === null && (this.firstFile ? this.opts.fromBeginning === true || r != null : true);
+    const backlog = this.firstFile;
     this.firstFile = false;
     this.fd = fd;
     this.ino = st.ino;
     this.consumed = fromBeginning ? 0 : (resume ?? st.size);
+    // Only what the file held when the agent started can be from an earlier boot.
+    const boot = this.opts.bootTimeMs ?? null;
+    this.judge =
+      backlog && boot !== null && this.consumed < st.size
+        ? { bootTimeMs: boot, backlogEnd: st.size, scan: scanBacklog(fd, this.consumed, st.size, st.mtimeMs) }
+        : null;
     const gen = ++this.gen;
     try {
       const t = new Tail(this.opts.path, {
@@ -229,6 +248,7 @@ export class LogFileSource {
   }
 
   private onRawLine(latin1: string): void {
+    const lineStart = this.consumed;
     this.consumed += latin1.length + 1;
     this.stats.lines++;
     const cut = latin1.length > this.maxLine ? latin1.slice(0, this.maxLine) : latin1;
@@ -245,11 +265,31 @@ export class LogFileSource {
       return;
     }
     const now = this.now();
+    if (this.judge !== null) {
+      if (lineStart >= this.judge.backlogEnd) this.judge = null;
+      else if (isPreviousBoot(this.judge, s, lineStart, now)) {
+        this.fromPreviousBoot(s, now);
+        return;
+      }
+    }
     const at = timestampToMs(s.timestamp, now) ?? now;
     for (const r of (drill ? this.drills : this.kernel).push(s.message)) {
       const obs = toObservation(r, 'logfile', at, drill);
       if (obs !== null) this.opts.onObservation(obs, r, s);
     }
+  }
+
+  /** An earlier boot's line: which PCI address has which UUID still holds; nothing else is evidence. */
+  private fromPreviousBoot(s: StrippedLine, now: number): void {
+    let named = false;
+    for (const r of this.previous.push(s.message)) {
+      if (r.kind !== 'gpu-identity') continue;
+      const obs = toObservation(r, 'logfile', timestampToMs(s.timestamp, now) ?? now, false);
+      if (obs === null) continue;
+      named = true;
+      this.opts.onObservation(obs, r, s);
+    }
+    if (!named) this.stats.skippedPreviousBoot++;
   }
 }
 
