@@ -67,7 +67,8 @@ export async function startAgentProcess(args: string[], opts: { timeoutMs?: numb
   });
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (c: string) => (err += c));
-  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  // 'close', not 'exit': it comes after stdout is drained, so every log line is in `lines`.
+  const exited = new Promise<number | null>((res) => proc.once('close', (code) => res(code)));
 
   const waitForLine = async (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 5000): Promise<Record<string, unknown>> => {
     const deadline = Date.now() + timeoutMs;

@@ -122,7 +122,9 @@ export class ConditionWriter {
   private dueAt(): number | undefined {
     const desired = this.desired;
     if (desired === undefined) return undefined;
-    const heartbeatBase = this.current === undefined ? undefined : Date.parse(this.current.lastHeartbeatTime);
+    // Our own last write when there is one: the API server keeps whole seconds of
+    // lastHeartbeatTime, which would bring every heartbeat up to a second early.
+    const heartbeatBase = this.stats.lastWriteAt ?? (this.current === undefined ? undefined : Date.parse(this.current.lastHeartbeatTime));
     let due = heartbeatBase === undefined || Number.isNaN(heartbeatBase) ? Infinity : heartbeatBase + this.opts.heartbeatMs;
     if (this.dirtySince !== undefined) {
       const urgent = desired.status === 'False' && this.current?.status !== 'False';
