@@ -10,9 +10,9 @@
 // earlier when it precedes the last backwards jump of those seconds (or a
 // journalctl `-- Boot ... --` line) in the backlog, or when its seconds exceed
 // this boot's uptime. Otherwise there is no way to tell: it counts as current.
-import fs from 'node:fs';
 import { fromKernel, stripLinePrefix, type StrippedLine } from '../../parse/line-prefix.ts';
 import { stampHasZone, timestampToMs } from '../../parse/timestamp.ts';
+import { readLines } from './read-lines.ts';
 
 /**
  * Slack around this boot's start. The clock is often stepped (NTP, a drifting
@@ -45,32 +45,22 @@ export function scanBacklog(fd: number, from: number, to: number, mtimeMs: numbe
   let lastBootStart = from;
   let prevMono: number | null = null;
   let lastLine: string | null = null;
-  let pos = from;
   let lineStart = from;
-  let rest = '';
-  const buf = Buffer.allocUnsafe(64 * 1024);
-  while (pos < to) {
-    const n = fs.readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
-    if (n <= 0) break;
-    pos += n;
-    const parts = (rest + buf.toString('latin1', 0, n)).split('\n');
-    rest = parts.pop() ?? '';
-    for (const line of parts) {
-      const head = line.length > HEAD ? line.slice(0, HEAD) : line;
-      if (BOOT_MARKER.test(head.trimEnd())) {
-        lastBootStart = lineStart + line.length + 1;
-        prevMono = null;
-      } else if (MONO_HINT.test(head) || RAW_KMSG_HINT.test(head)) {
-        const s = stripLinePrefix(head);
-        if (s.monoUsec !== null && fromKernel(s) !== false) {
-          if (prevMono !== null && s.monoUsec < prevMono - RESET_USEC) lastBootStart = lineStart;
-          prevMono = s.monoUsec;
-        }
+  readLines(fd, from, to, (line) => {
+    const head = line.length > HEAD ? line.slice(0, HEAD) : line;
+    if (BOOT_MARKER.test(head.trimEnd())) {
+      lastBootStart = lineStart + line.length + 1;
+      prevMono = null;
+    } else if (MONO_HINT.test(head) || RAW_KMSG_HINT.test(head)) {
+      const s = stripLinePrefix(head);
+      if (s.monoUsec !== null && fromKernel(s) !== false) {
+        if (prevMono !== null && s.monoUsec < prevMono - RESET_USEC) lastBootStart = lineStart;
+        prevMono = s.monoUsec;
       }
-      if (line.length > 0) lastLine = head;
-      lineStart += line.length + 1;
     }
-  }
+    if (line.length > 0) lastLine = head;
+    lineStart += line.length + 1;
+  });
   return { lastBootStart, zoneSkewMs: lastLine === null ? 0 : zoneSkew(stripLinePrefix(lastLine), mtimeMs) };
 }
 

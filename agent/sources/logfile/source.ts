@@ -27,6 +27,7 @@ import { createNvidiaLineParser, mayBeNvidia, type NvidiaRecord } from '../../pa
 import { toObservation } from '../../parse/observation.ts';
 import { timestampToMs } from '../../parse/timestamp.ts';
 import { isPreviousBoot, scanBacklog, type BootJudge } from './previous-boot.ts';
+import { readLines } from './read-lines.ts';
 
 export interface LogFileSourceOptions {
   path: string;
@@ -226,18 +227,7 @@ export class LogFileSource {
 
   /** Reads [from, to) of fd line by line into onRawLine; returns the unterminated rest. */
   private readLines(fd: number, from: number, to: number): string {
-    let pos = from;
-    let rest = '';
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    while (pos < to) {
-      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
-      if (n <= 0) break;
-      pos += n;
-      const parts = (rest + buf.toString('latin1', 0, n)).split('\n');
-      rest = parts.pop() ?? '';
-      for (const p of parts) this.onRawLine(p);
-    }
-    return rest;
+    return readLines(fd, from, to, (line) => this.onRawLine(line));
   }
 
   /** Where reading has got to, for the state file; null before the file was ever opened. */
