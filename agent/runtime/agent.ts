@@ -399,6 +399,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         ? { ok: true, detail: 'first full observation cycle done' }
         : { ok: false, detail: `waiting for: ${[...view.statuses.values()].filter((s) => !s.caughtUp).map((s) => s.source).join(', ') || 'sources to start'}` },
     state: async () => {
+      // A batch whose verdict is still queued (settleSoon) is decided now, so the
+      // view never shows a finding beside a condition that does not count it yet.
+      if (settlePending) settle(now());
       view.lastWrite = latestWrite(reporters);
       const st = debugState(view, kmsgCursor());
       const uuids = st.gpus.flatMap((g) => (g.uuid === null ? [] : [g.uuid]));
