@@ -4,12 +4,12 @@
 // changes coalesced, heartbeats, lastTransitionTime kept across reasons and
 // restarts, dry run.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKubeReporter, type KubeReporter, type KubeReporterOptions } from '../../agent/report/kube/reporter.ts';
 import type { NodeVerdict } from '../../agent/model/verdict.ts';
-import { Cluster } from './harness/cluster.ts';
-import { agentIdentity, condition, createNode, getNode, installAgentManifests, uniqueName, type AgentIdentity, type NodeObject } from './harness/fixtures.ts';
+import { agentIdentity, condition, createNode, getNode, uniqueName, type AgentIdentity, type NodeObject } from './harness/fixtures.ts';
+import { useAgentCluster } from './harness/hooks.ts';
 import { captureLogger } from './harness/log-capture.ts';
 import { watchNode } from './harness/watch.ts';
 
@@ -18,22 +18,14 @@ const healthy: NodeVerdict = { status: 'True', reason: 'NvidiaGPUIsReady', messa
 const xid79: NodeVerdict = { status: 'False', reason: 'NvidiaXID79Error', message: 'GPU 3 (PCI 0000:3b:00.0) fell off the bus; action: replace' };
 const xid48: NodeVerdict = { status: 'False', reason: 'NvidiaXID48Error', message: 'GPU 1 double-bit ECC error; action: reboot' };
 
-let cluster: Cluster;
-
-before(async () => {
-  cluster = await Cluster.forTests();
-  await installAgentManifests(cluster);
-});
-after(async () => {
-  await cluster?.release();
-});
+const cluster = useAgentCluster();
 
 /** A fresh Node, the agent's identity on it, and a reporter factory running as that identity. */
 async function setup(prefix: string): Promise<{ node: string; id: AgentIdentity; reporter: (o?: Partial<KubeReporterOptions>) => KubeReporter & { log: ReturnType<typeof captureLogger> } }> {
   const node = uniqueName(prefix);
   // Another agent's condition, to show it is never touched either.
-  await createNode(cluster.admin(), node, [{ type: 'KernelReady', status: 'True', reason: 'KernelIsReady', message: 'Monitoring for the Kernel system is active', lastHeartbeatTime: '2025-01-01T00:00:00Z', lastTransitionTime: '2025-01-01T00:00:00Z' }]);
-  const id = await agentIdentity(cluster, node);
+  await createNode(cluster().admin(), node, [{ type: 'KernelReady', status: 'True', reason: 'KernelIsReady', message: 'Monitoring for the Kernel system is active', lastHeartbeatTime: '2025-01-01T00:00:00Z', lastTransitionTime: '2025-01-01T00:00:00Z' }]);
+  const id = await agentIdentity(cluster(), node);
   const reporter = (o: Partial<KubeReporterOptions> = {}) => {
     const log = captureLogger();
     return Object.assign(createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: log, coalesceMs: 300, heartbeatMs: 60_000, ...o }), { log });
@@ -48,12 +40,12 @@ function others(node: NodeObject): unknown[] {
 describe('node condition on a real API server', () => {
   test('writes only its condition; the kubelet\'s and other agents\' conditions stay byte-identical', async () => {
     const { node, reporter } = await setup('smp');
-    const before = await getNode(cluster.admin(), node);
+    const before = await getNode(cluster().admin(), node);
     const r = reporter();
     const started = await r.start();
     assert.equal(started.adopted, undefined, 'a new node has no condition to adopt');
     r.setVerdict(healthy, Date.now());
-    const w = await watchNode(cluster.state.kubeconfig, node, before.metadata.resourceVersion);
+    const w = await watchNode(cluster().state.kubeconfig, node, before.metadata.resourceVersion);
     try {
       const seen = await w.until((n) => condition(n, TYPE) !== undefined, 10_000);
       const c = condition(seen.node, TYPE)!;
@@ -75,8 +67,8 @@ describe('node condition on a real API server', () => {
     const r = reporter({ coalesceMs: 10_000 });
     await r.start();
     r.setVerdict(healthy, Date.now());
-    const rv = (await getNode(cluster.admin(), node)).metadata.resourceVersion;
-    const w = await watchNode(cluster.state.kubeconfig, node, rv);
+    const rv = (await getNode(cluster().admin(), node)).metadata.resourceVersion;
+    const w = await watchNode(cluster().state.kubeconfig, node, rv);
     try {
       const t0 = Date.now();
       r.setVerdict(xid79, t0);
@@ -108,7 +100,7 @@ describe('node condition on a real API server', () => {
     await sleep(1200);
     assert.equal(r.status().writes, 1, '40 changes, one write');
     assert.ok(elapsed >= 700, `written after ${elapsed} ms, before the window closed`);
-    assert.equal(condition(await getNode(cluster.admin(), node), TYPE)?.message, 'update 39');
+    assert.equal(condition(await getNode(cluster().admin(), node), TYPE)?.message, 'update 39');
     await r.stop();
   });
 
@@ -128,7 +120,7 @@ describe('node condition on a real API server', () => {
     await r.stop();
     assert.ok(i >= 1000, `${i} updates`);
     assert.ok(writes >= 2 && writes <= 4, `${writes} writes for ${i} updates over 2 s: the False at once, then one per second`);
-    assert.equal(condition(await getNode(cluster.admin(), node), TYPE)?.message, `GPU 3 fell off the bus; ${i - 1} more Xid records`);
+    assert.equal(condition(await getNode(cluster().admin(), node), TYPE)?.message, `GPU 3 fell off the bus; ${i - 1} more Xid records`);
   });
 
   test('heartbeat refreshes lastHeartbeatTime only', async () => {
@@ -137,9 +129,9 @@ describe('node condition on a real API server', () => {
     await r.start();
     r.setVerdict(xid79, Date.now());
     while (r.status().writes === 0) await sleep(20);
-    const first = condition(await getNode(cluster.admin(), node), TYPE)!;
+    const first = condition(await getNode(cluster().admin(), node), TYPE)!;
     await sleep(3600);
-    const later = condition(await getNode(cluster.admin(), node), TYPE)!;
+    const later = condition(await getNode(cluster().admin(), node), TYPE)!;
     const writes = r.status().writes;
     await r.stop();
     assert.ok(writes >= 2 && writes <= 4, `heartbeat writes in 3.6 s at 1.5 s: ${writes}`);
@@ -152,7 +144,7 @@ describe('node condition on a real API server', () => {
 
   test('lastTransitionTime is kept across a new reason and across a reporter restart; moves on a flip', async () => {
     const { node, reporter } = await setup('ltt');
-    const admin = cluster.admin();
+    const admin = cluster().admin();
     const r1 = reporter();
     await r1.start();
     r1.setVerdict(xid79, Date.now());
@@ -194,7 +186,7 @@ describe('node condition on a real API server', () => {
     r1.setVerdict(healthy, Date.now());
     while (r1.status().writes < 1) await sleep(20);
     await r1.stop();
-    const rv = (await getNode(cluster.admin(), node)).metadata.resourceVersion;
+    const rv = (await getNode(cluster().admin(), node)).metadata.resourceVersion;
     const r2 = reporter({ heartbeatMs: 60_000 });
     await r2.start();
     r2.setVerdict(healthy, Date.now());
@@ -202,12 +194,12 @@ describe('node condition on a real API server', () => {
     assert.equal(r2.status().writes, 0);
     assert.equal(r2.status().pending, false);
     await r2.stop();
-    assert.equal((await getNode(cluster.admin(), node)).metadata.resourceVersion, rv);
+    assert.equal((await getNode(cluster().admin(), node)).metadata.resourceVersion, rv);
   });
 
   test('dry run logs what it would write and changes nothing', async () => {
     const { node, reporter } = await setup('dry-run');
-    const rv = (await getNode(cluster.admin(), node)).metadata.resourceVersion;
+    const rv = (await getNode(cluster().admin(), node)).metadata.resourceVersion;
     const r = reporter({ dryRun: true });
     await r.start();
     r.setVerdict(xid79, Date.now());
@@ -219,6 +211,6 @@ describe('node condition on a real API server', () => {
     assert.equal(lines.length, 1);
     assert.equal((lines[0]!.obj.condition as { reason: string }).reason, 'NvidiaXID79Error');
     assert.equal(r.log.messages('would create event').length, 1);
-    assert.equal((await getNode(cluster.admin(), node)).metadata.resourceVersion, rv, 'the node is unchanged');
+    assert.equal((await getNode(cluster().admin(), node)).metadata.resourceVersion, rv, 'the node is unchanged');
   });
 });

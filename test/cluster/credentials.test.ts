@@ -5,29 +5,21 @@
 import assert from 'node:assert/strict';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '../../agent/report/kube/client.ts';
 import { inClusterConnection, kubeconfigConnection } from '../../agent/report/kube/connection.ts';
 import { createKubeReporter } from '../../agent/report/kube/reporter.ts';
-import { Cluster } from './harness/cluster.ts';
-import { AGENT_NAMESPACE, agentIdentity, condition, createNode, getNode, installAgentManifests, uniqueName } from './harness/fixtures.ts';
+import { AGENT_NAMESPACE, agentIdentity, condition, createNode, getNode, uniqueName } from './harness/fixtures.ts';
+import { useAgentCluster } from './harness/hooks.ts';
 import { captureLogger } from './harness/log-capture.ts';
 
-let cluster: Cluster;
-
-before(async () => {
-  cluster = await Cluster.forTests();
-  await installAgentManifests(cluster);
-});
-after(async () => {
-  await cluster?.release();
-});
+const cluster = useAgentCluster();
 
 test('a rotated token file is picked up on the next request', async () => {
   const node = uniqueName('rotate');
-  await createNode(cluster.admin(), node);
-  const first = await agentIdentity(cluster, node);
+  await createNode(cluster().admin(), node);
+  const first = await agentIdentity(cluster(), node);
   const whoami = async (client: KubeClient): Promise<string | undefined> => {
     const res = await client.request<{ status: { userInfo: { extra?: Record<string, string[]> } } }>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
     return res.body.status.userInfo.extra?.['authentication.kubernetes.io/pod-name']?.[0];
@@ -41,10 +33,10 @@ test('a rotated token file is picked up on the next request', async () => {
 
   // The kubelet replaces the projected token (here: one bound to a new Pod) by an atomic swap,
   // and the old Pod, with the old token's binding, goes away.
-  const second = await agentIdentity(cluster, node);
+  const second = await agentIdentity(cluster(), node);
   await writeFile(`${first.tokenFile}.new`, second.token);
   await rename(`${first.tokenFile}.new`, first.tokenFile);
-  await cluster.admin().request('DELETE', `/api/v1/namespaces/${AGENT_NAMESPACE}/pods/${first.podName}`, { body: { gracePeriodSeconds: 0 } });
+  await cluster().admin().request('DELETE', `/api/v1/namespaces/${AGENT_NAMESPACE}/pods/${first.podName}`, { body: { gracePeriodSeconds: 0 } });
 
   assert.equal(await whoami(client), second.podName, 'the very next request carries the new token');
   client.close();
@@ -53,21 +45,21 @@ test('a rotated token file is picked up on the next request', async () => {
   const s = r.status();
   await r.stop();
   assert.equal(s.failures, 0, `no failed write: ${s.lastError}`);
-  assert.equal(condition(await getNode(cluster.admin(), node), 'AcceleratedHardwareReady')?.message, 'two');
+  assert.equal(condition(await getNode(cluster().admin(), node), 'AcceleratedHardwareReady')?.message, 'two');
 
 });
 
 test('in-cluster configuration: service host/port from the environment, token and CA from files', async () => {
   const node = uniqueName('incluster');
-  await createNode(cluster.admin(), node);
-  const id = await agentIdentity(cluster, node);
-  const dir = join(cluster.state.dir, `${node}-serviceaccount`);
+  await createNode(cluster().admin(), node);
+  const id = await agentIdentity(cluster(), node);
+  const dir = join(cluster().state.dir, `${node}-serviceaccount`);
   await mkdir(dir);
   await writeFile(join(dir, 'token'), id.token);
   await writeFile(join(dir, 'ca.crt'), id.connection.ca!);
-  const url = new URL(cluster.state.server);
+  const url = new URL(cluster().state.server);
   const conn = inClusterConnection({ KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port }, dir);
-  assert.equal(conn.server, cluster.state.server);
+  assert.equal(conn.server, cluster().state.server);
   const client = new KubeClient(conn);
   const res = await client.request<{ metadata: { name: string } }>('GET', `/api/v1/nodes/${node}`);
   client.close();
@@ -75,7 +67,7 @@ test('in-cluster configuration: service host/port from the environment, token an
 });
 
 test('kubeconfig with a client certificate (admin) authenticates; a wrong CA is refused', async () => {
-  const conn = await kubeconfigConnection(cluster.state.kubeconfig);
+  const conn = await kubeconfigConnection(cluster().state.kubeconfig);
   assert.ok(conn.clientCert !== undefined && conn.clientKey !== undefined && conn.token === undefined);
   const client = new KubeClient(conn);
   const res = await client.request<{ status: { userInfo: { username: string; groups: string[] } } }>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });

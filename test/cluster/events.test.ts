@@ -2,12 +2,12 @@
 // as the agent's ServiceAccount: found by `kubectl events --for node/<name>`,
 // repeats aggregated into one object's series, and a storm rate-limited.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Notice } from '../../agent/model/verdict.ts';
 import { createKubeReporter, type KubeReporterOptions } from '../../agent/report/kube/reporter.ts';
-import { Cluster } from './harness/cluster.ts';
-import { agentIdentity, createNode, installAgentManifests, uniqueName } from './harness/fixtures.ts';
+import { agentIdentity, createNode, uniqueName } from './harness/fixtures.ts';
+import { useAgentCluster } from './harness/hooks.ts';
 import { captureLogger } from './harness/log-capture.ts';
 
 interface EventObject {
@@ -22,27 +22,19 @@ interface EventObject {
   series?: { count: number; lastObservedTime: string };
 }
 
-let cluster: Cluster;
-
-before(async () => {
-  cluster = await Cluster.forTests();
-  await installAgentManifests(cluster);
-});
-after(async () => {
-  await cluster?.release();
-});
+const cluster = useAgentCluster();
 
 async function setup(prefix: string, o: Partial<KubeReporterOptions> = {}) {
   const node = uniqueName(prefix);
-  const created = await createNode(cluster.admin(), node);
-  const id = await agentIdentity(cluster, node);
+  const created = await createNode(cluster().admin(), node);
+  const id = await agentIdentity(cluster(), node);
   const reporter = createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: captureLogger(), ...o });
   await reporter.start();
   return { node, uid: created.metadata.uid, reporter };
 }
 
 async function eventsFor(node: string): Promise<EventObject[]> {
-  const res = await cluster.admin().request<{ items: EventObject[] }>('GET', '/apis/events.k8s.io/v1/namespaces/default/events');
+  const res = await cluster().admin().request<{ items: EventObject[] }>('GET', '/apis/events.k8s.io/v1/namespaces/default/events');
   return res.body.items.filter((e) => e.regarding.name === node);
 }
 
@@ -84,7 +76,7 @@ describe('Events regarding the Node', () => {
     assert.deepEqual(xid.regarding, { apiVersion: 'v1', kind: 'Node', name: node, uid });
     assert.match(xid.note, /GPU 3 PCI 0000:3b:00\.0 UUID GPU-8e2f0c1a code 79 pid 4242/);
 
-    const out = await cluster.kubectl(['events', '--for', `node/${node}`]);
+    const out = await cluster().kubectl(['events', '--for', `node/${node}`]);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /Warning\s+NvidiaXID79Error\s+Node\/\S+\s+GPU 3 PCI 0000:3b:00\.0/);
     assert.match(out.stdout, /GPUHealthSourceDown/);
@@ -107,7 +99,7 @@ describe('Events regarding the Node', () => {
     assert.equal(Date.parse(events[0]!.series!.lastObservedTime), t0 + 49);
     assert.equal(status.created, 1);
     assert.ok(status.seriesUpdates >= 1 && status.seriesUpdates <= 6, `series updates: ${status.seriesUpdates}`);
-    const out = await cluster.kubectl(['get', 'events', '--field-selector', `involvedObject.name=${node}`, '-o', 'jsonpath={.items[*].series.count}']);
+    const out = await cluster().kubectl(['get', 'events', '--field-selector', `involvedObject.name=${node}`, '-o', 'jsonpath={.items[*].series.count}']);
     assert.equal(out.stdout.trim(), '50', 'the core/v1 view shows the series too');
   });
 

@@ -5,23 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CONTENT_STRATEGIC_MERGE, KubeClient } from '../../agent/report/kube/client.ts';
-import { Cluster } from './harness/cluster.ts';
-import { AGENT_NAMESPACE, AGENT_USER, agentIdentity, condition, createNode, getNode, installAgentManifests, NODE_NAME_EXTRA, statusOf, uniqueName } from './harness/fixtures.ts';
+import { AGENT_NAMESPACE, AGENT_USER, agentIdentity, condition, createNode, getNode, NODE_NAME_EXTRA, statusOf, uniqueName } from './harness/fixtures.ts';
+import { useAgentCluster } from './harness/hooks.ts';
 
-let cluster: Cluster;
-
-before(async () => {
-  cluster = await Cluster.forTests();
-  await installAgentManifests(cluster);
-});
-after(async () => {
-  await cluster?.release();
-});
+const cluster = useAgentCluster();
 
 interface Attr { verb: string; resource: string; group?: string; subresource?: string; namespace?: string; name?: string }
 
 async function allowed(a: Attr): Promise<boolean> {
-  const res = await cluster.admin().request<{ status: { allowed: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+  const res = await cluster().admin().request<{ status: { allowed: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
     body: {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
@@ -78,7 +70,7 @@ describe('RBAC (deploy/rbac)', () => {
 
   test('kubectl auth can-i --as agrees', async () => {
     const as = [`--as=${AGENT_USER}`, '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${AGENT_NAMESPACE}`, '--as-group=system:authenticated'];
-    const can = async (...args: string[]): Promise<string> => (await cluster.kubectl(['auth', 'can-i', ...args, ...as])).stdout.trim();
+    const can = async (...args: string[]): Promise<string> => (await cluster().kubectl(['auth', 'can-i', ...args, ...as])).stdout.trim();
     assert.equal(await can('patch', 'nodes', '--subresource=status'), 'yes');
     assert.equal(await can('update', 'nodes', '--subresource=status'), 'no');
     assert.equal(await can('get', 'nodes'), 'yes');
@@ -88,7 +80,7 @@ describe('RBAC (deploy/rbac)', () => {
     assert.equal(await can('get', 'secrets', '-n', AGENT_NAMESPACE), 'no');
     assert.equal(await can('list', 'pods', '-A'), 'no');
     // The whole list, as the API server computes it for that identity in the events namespace.
-    const list = await cluster.kubectl(['auth', 'can-i', '--list', '-n', 'default', ...as]);
+    const list = await cluster().kubectl(['auth', 'can-i', '--list', '-n', 'default', ...as]);
     assert.equal(list.code, 0, list.stderr);
     const rows = list.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
     const extra = rows.filter(([resource]) => !['nodes', 'nodes/status', 'events.events.k8s.io',
@@ -99,7 +91,7 @@ describe('RBAC (deploy/rbac)', () => {
     assert.equal(verbs('nodes', list.stdout), '[get]');
     assert.equal(verbs('nodes/status', list.stdout), '[patch]');
     assert.equal(verbs('events.events.k8s.io', list.stdout), '[create patch]');
-    const elsewhere = await cluster.kubectl(['auth', 'can-i', '--list', '-n', 'kube-system', ...as]);
+    const elsewhere = await cluster().kubectl(['auth', 'can-i', '--list', '-n', 'kube-system', ...as]);
     assert.equal(verbs('events.events.k8s.io', elsewhere.stdout), undefined, 'no Events outside the events namespace');
   });
 });
@@ -114,11 +106,11 @@ describe('admission policy (deploy/admission) with a Pod-bound token', () => {
   before(async () => {
     mine = uniqueName('vap-mine');
     other = uniqueName('vap-other');
-    await createNode(cluster.admin(), mine);
-    await createNode(cluster.admin(), other);
-    agent = new KubeClient((await agentIdentity(cluster, mine)).connection);
+    await createNode(cluster().admin(), mine);
+    await createNode(cluster().admin(), other);
+    agent = new KubeClient((await agentIdentity(cluster(), mine)).connection);
     // A policy binding is enforced once the API server has compiled it: wait, within a bound.
-    await cluster.waitFor(async () => (await statusOf(patch(other, { status: { conditions: own('True', 'Probe') } }))) === 403, 30_000, 'the admission policy to enforce');
+    await cluster().waitFor(async () => (await statusOf(patch(other, { status: { conditions: own('True', 'Probe') } }))) === 403, 30_000, 'the admission policy to enforce');
   });
   after(() => agent?.close());
 
@@ -130,13 +122,13 @@ describe('admission policy (deploy/admission) with a Pod-bound token', () => {
 
   test('the agent\'s own condition on its own node is allowed', async () => {
     assert.equal(await statusOf(patch(mine, { status: { conditions: own('False', 'NvidiaXID79Error') } })), 0);
-    assert.equal(condition(await getNode(cluster.admin(), mine), 'AcceleratedHardwareReady')?.reason, 'NvidiaXID79Error');
+    assert.equal(condition(await getNode(cluster().admin(), mine), 'AcceleratedHardwareReady')?.reason, 'NvidiaXID79Error');
   });
 
   test('another node is denied', async () => {
-    const before = await getNode(cluster.admin(), other);
+    const before = await getNode(cluster().admin(), other);
     assert.equal(await statusOf(patch(other, { status: { conditions: own('False', 'NvidiaXID79Error') } })), 403);
-    assert.equal((await getNode(cluster.admin(), other)).metadata.resourceVersion, before.metadata.resourceVersion);
+    assert.equal((await getNode(cluster().admin(), other)).metadata.resourceVersion, before.metadata.resourceVersion);
   });
 
   test('altering Ready (or adding any other condition) is denied, even together with its own', async () => {
@@ -146,7 +138,7 @@ describe('admission policy (deploy/admission) with a Pod-bound token', () => {
     assert.equal(await statusOf(patch(mine, { status: { conditions: [{ type: 'KernelReady', status: 'False', reason: 'X', message: 'y' }] } })), 403);
     // Deleting Ready through the SMP $patch directive is a change too.
     assert.equal(await statusOf(patch(mine, { status: { conditions: [{ type: 'Ready', $patch: 'delete' }] } })), 403);
-    assert.equal(condition(await getNode(cluster.admin(), mine), 'Ready')?.status, 'True');
+    assert.equal(condition(await getNode(cluster().admin(), mine), 'Ready')?.status, 'True');
   });
 
   test('capacity, labels and the rest of the Node are out of reach through nodes/status', async () => {

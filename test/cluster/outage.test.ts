@@ -3,35 +3,27 @@
 // latest desired state, retries with backoff, and writes it once on return,
 // with the transition time of the moment the status flipped.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKubeReporter } from '../../agent/report/kube/reporter.ts';
 import { rfc3339 } from '../../agent/report/kube/condition.ts';
-import { Cluster } from './harness/cluster.ts';
-import { agentIdentity, condition, createNode, getNode, installAgentManifests, uniqueName } from './harness/fixtures.ts';
+import { agentIdentity, condition, createNode, getNode, uniqueName } from './harness/fixtures.ts';
+import { useAgentCluster } from './harness/hooks.ts';
 import { captureLogger } from './harness/log-capture.ts';
 
-let cluster: Cluster;
-
-before(async () => {
-  cluster = await Cluster.forTests({ private: true }); // this test stops the API server
-  await installAgentManifests(cluster);
-});
-after(async () => {
-  await cluster?.release();
-});
+const cluster = useAgentCluster({ private: true }); // this test stops the API server
 
 test('API server down, state changes meanwhile, API server back: one write of the latest state', async () => {
   const node = uniqueName('outage');
-  await createNode(cluster.admin(), node);
-  const id = await agentIdentity(cluster, node);
+  await createNode(cluster().admin(), node);
+  const id = await agentIdentity(cluster(), node);
   const log = captureLogger();
   const r = createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: log, coalesceMs: 200, heartbeatMs: 60_000, backoff: { baseMs: 100, maxMs: 800 }, requestTimeoutMs: 2000 });
   await r.start();
   r.setVerdict({ status: 'True', reason: 'NvidiaGPUIsReady', message: 'ok' }, Date.now());
   while (r.status().writes < 1) await sleep(20);
 
-  await cluster.stopApiserver();
+  await cluster().stopApiserver();
   const flippedAt = Date.now();
   r.setVerdict({ status: 'False', reason: 'NvidiaXID48Error', message: 'GPU 1 DBE' }, flippedAt);
   await sleep(700);
@@ -46,7 +38,7 @@ test('API server down, state changes meanwhile, API server back: one write of th
   assert.equal(during.pending, true);
   assert.match(during.lastError ?? '', /ECONNREFUSED|ECONNRESET|socket hang up/);
 
-  await cluster.startApiserver();
+  await cluster().startApiserver();
   const deadline = Date.now() + 15_000;
   while (r.status().writes < 2 && Date.now() < deadline) await sleep(20);
   await sleep(1500); // anything else would have been written by now
@@ -55,7 +47,7 @@ test('API server down, state changes meanwhile, API server back: one write of th
   assert.equal(back.writes, 2, 'exactly one write on return');
   assert.equal(back.pending, false);
   assert.equal(back.lastError, undefined);
-  const c = condition(await getNode(cluster.admin(), node), 'AcceleratedHardwareReady')!;
+  const c = condition(await getNode(cluster().admin(), node), 'AcceleratedHardwareReady')!;
   assert.equal(c.status, 'False');
   assert.equal(c.reason, 'NvidiaXID79Error');
   assert.equal(c.message, 'GPU 3 fell off the bus; GPU 1 DBE');
