@@ -24,10 +24,15 @@ function err(text: string): void {
   process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-async function tableFor(file: string | undefined): Promise<{ table: RuleTable } | { errors: string[] }> {
-  if (file === undefined) return { table: loadDefaults() };
-  const loaded = await loadRuleFile(file);
-  return loaded.ok ? { table: loaded.table } : { errors: loaded.errors.map((e) => `${file}: ${e}`) };
+/** FILE merged onto the defaults, or the defaults alone; `defaults` marks a broken defaults file (a packaging bug). */
+async function tableFor(file: string | undefined): Promise<{ table: RuleTable } | { errors: string[]; defaults?: true }> {
+  try {
+    if (file === undefined) return { table: loadDefaults() };
+    const loaded = await loadRuleFile(file);
+    return loaded.ok ? { table: loaded.table } : { errors: loaded.errors.map((e) => `${file}: ${e}`) };
+  } catch (e) {
+    return { errors: [`defaults: ${(e as Error).message}`], defaults: true };
+  }
 }
 
 async function validate(args: string[]): Promise<number> {
@@ -36,16 +41,10 @@ async function validate(args: string[]): Promise<number> {
     return 2;
   }
   const file = args[0];
-  let loaded: Awaited<ReturnType<typeof tableFor>>;
-  try {
-    loaded = await tableFor(file);
-  } catch (e) {
-    err(`defaults: ${(e as Error).message}`);
-    return 1;
-  }
+  const loaded = await tableFor(file);
   if ('errors' in loaded) {
     for (const line of loaded.errors) err(line);
-    err(`${file}: invalid (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})`);
+    if (loaded.defaults === undefined) err(`${file}: invalid (${loaded.errors.length} error${loaded.errors.length === 1 ? '' : 's'})`);
     return 1;
   }
   const t = loaded.table;
@@ -87,13 +86,7 @@ async function explain(args: string[]): Promise<number> {
     err(rest[0] === undefined ? USAGE : `rules explain: cannot read code "${rest.join(' ')}"\n${USAGE}`);
     return 2;
   }
-  let loaded: Awaited<ReturnType<typeof tableFor>>;
-  try {
-    loaded = await tableFor(file);
-  } catch (e) {
-    err(`defaults: ${(e as Error).message}`);
-    return 1;
-  }
+  const loaded = await tableFor(file);
   if ('errors' in loaded) {
     for (const line of loaded.errors) err(line);
     return 1;
