@@ -24,6 +24,12 @@ export function isFatal(f: Finding): boolean {
   return severityOf(f) === 'fatal';
 }
 
+/** Fatal and warning findings are told as Events; info only shows in logs, metrics and the debug state. */
+export function isLoud(f: Finding): boolean {
+  const sev = severityOf(f);
+  return sev === 'fatal' || sev === 'warning';
+}
+
 /** Lower is stronger: REPLACE, RESTART_BM, ... NONE. */
 export function actionRank(a: RepairAction): number {
   const i = REPAIR_ACTIONS.indexOf(a);

@@ -6,7 +6,7 @@
 import type { Notice } from '../model/verdict.ts';
 import type { ClearOn, RuleTable } from '../rules/types.ts';
 import { lookupEntry } from '../rules/table.ts';
-import { severityOf } from './describe.ts';
+import { isLoud } from './describe.ts';
 import { findGpu } from './identity.ts';
 import { clearNotice } from './notices.ts';
 import type { ClearCause } from './notices.ts';
@@ -22,8 +22,7 @@ export function removeFinding(gpu: GpuHealth, fid: string, f: Finding, cause: Cl
     gpu.latched.set(fid, f.levelSig);
     if (gpu.latched.size > MAX_LATCHED) gpu.latched.delete(gpu.latched.keys().next().value as string);
   }
-  const sev = severityOf(f);
-  if (sev === 'fatal' || sev === 'warning') notices.push(clearNotice(gpu, fid, f, cause, now));
+  if (isLoud(f)) notices.push(clearNotice(gpu, fid, f, cause, now));
 }
 
 /** Clears the findings on `gpu` that `test` picks; returns how many. */

@@ -17,7 +17,7 @@ import type { Evidence, GpuRef, Observation } from '../model/evidence.ts';
 import type { Notice } from '../model/verdict.ts';
 import { classify } from '../rules/classify.ts';
 import type { RuleMatch, RuleTable } from '../rules/types.ts';
-import { bounded, isFatal, severityOf } from './describe.ts';
+import { bounded, isFatal, isLoud } from './describe.ts';
 import { resolveGpu } from './identity.ts';
 import { recoveredGpu, reclassify } from './lifecycle.ts';
 import { findingNotice } from './notices.ts';
@@ -145,12 +145,6 @@ function escalate(state: HealthState, gpu: GpuHealth, fid: string, f: Finding, e
   }
 }
 
-/** Fatal and warning findings are told as Events; info only shows in logs, metrics and the debug state. */
-function loud(f: Finding): boolean {
-  const sev = severityOf(f);
-  return sev === 'fatal' || sev === 'warning';
-}
-
 function sameOccurrence(f: Finding, obs: Observation, level: string | null): boolean {
   if (level !== null) return f.levelSig === null || f.levelSig === level;
   return (
@@ -224,10 +218,10 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
   let f = gpu.findings.get(fid);
   if (f === undefined) {
     f = newFinding(m, obs, level);
-    if (!roomForFinding(state, gpu, severityOf(f) === 'fatal')) return { state, notices, finding: null };
+    if (!roomForFinding(state, gpu, isFatal(f))) return { state, notices, finding: null };
     gpu.findings.set(fid, f);
     escalate(state, gpu, fid, f, e, obs.at, notices);
-    if (loud(f)) notices.unshift(findingNotice(gpu, fid, f, 'new', obs.at));
+    if (isLoud(f)) notices.unshift(findingNotice(gpu, fid, f, 'new', obs.at));
     return { state, notices, finding: { gpu, id: fid, finding: f, counted: true } };
   }
 
@@ -247,7 +241,7 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
     f.last = { at: obs.at, source: obs.source, kind: e.kind };
     f.detail = detailOf(e);
     escalate(state, gpu, fid, f, e, obs.at, notices);
-    if (loud(f)) notices.unshift(findingNotice(gpu, fid, f, 'repeat', obs.at));
+    if (isLoud(f)) notices.unshift(findingNotice(gpu, fid, f, 'repeat', obs.at));
   }
   return { state, notices, finding: { gpu, id: fid, finding: f, counted } };
 }
