@@ -151,7 +151,5 @@ export function lookupEntry(table: RuleTable, family: RuleFamily, code: number |
 
 /** `{level}` in a reason reads `Error` for fatal and `Warning` otherwise, as the EKS agent's reasons do. */
 export function fillLevel(reason: string, severity: Severity): string {
-  const at = reason.indexOf('{level}');
-  if (at < 0) return reason;
-  return reason.slice(0, at) + (severity === 'fatal' ? 'Error' : 'Warning') + reason.slice(at + 7).replaceAll('{level}', severity === 'fatal' ? 'Error' : 'Warning');
+  return reason.replaceAll('{level}', severity === 'fatal' ? 'Error' : 'Warning');
 }
