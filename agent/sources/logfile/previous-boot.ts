@@ -87,10 +87,12 @@ export interface BootJudge {
   backlogEnd: number;
 }
 
-/** Whether a backlog line starting at `lineStart` belongs to an earlier boot; `now` is when it is read. */
-export function isPreviousBoot(j: BootJudge, s: StrippedLine, lineStart: number, now: number): boolean {
+/**
+ * Whether a backlog line starting at `lineStart` belongs to an earlier boot; `now` is when it is read
+ * and `local` its stamp as `timestampToMs(s.timestamp, now)` reads it.
+ */
+export function isPreviousBoot(j: BootJudge, s: StrippedLine, local: number | null, lineStart: number, now: number): boolean {
   if (lineStart >= j.backlogEnd) return false;
-  const local = timestampToMs(s.timestamp, now);
   if (local !== null) {
     const wall = s.timestamp !== null && stampHasZone(s.timestamp) ? local : local + j.scan.zoneSkewMs;
     return wall < j.bootTimeMs - BOOT_SLACK_MS;

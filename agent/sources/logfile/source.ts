@@ -255,14 +255,15 @@ export class LogFileSource {
       return;
     }
     const now = this.now();
+    const stamped = timestampToMs(s.timestamp, now);
+    const at = stamped ?? now;
     if (this.judge !== null) {
       if (lineStart >= this.judge.backlogEnd) this.judge = null;
-      else if (isPreviousBoot(this.judge, s, lineStart, now)) {
-        this.fromPreviousBoot(s, now);
+      else if (isPreviousBoot(this.judge, s, stamped, lineStart, now)) {
+        this.fromPreviousBoot(s, at);
         return;
       }
     }
-    const at = timestampToMs(s.timestamp, now) ?? now;
     for (const r of (drill ? this.drills : this.kernel).push(s.message)) {
       const obs = toObservation(r, 'logfile', at, drill);
       if (obs !== null) this.opts.onObservation(obs, r, s);
@@ -270,11 +271,11 @@ export class LogFileSource {
   }
 
   /** An earlier boot's line: which PCI address has which UUID still holds; nothing else is evidence. */
-  private fromPreviousBoot(s: StrippedLine, now: number): void {
+  private fromPreviousBoot(s: StrippedLine, at: number): void {
     let named = false;
     for (const r of this.previous.push(s.message)) {
       if (r.kind !== 'gpu-identity') continue;
-      const obs = toObservation(r, 'logfile', timestampToMs(s.timestamp, now) ?? now, false);
+      const obs = toObservation(r, 'logfile', at, false);
       if (obs === null) continue;
       named = true;
       this.opts.onObservation(obs, r, s);
