@@ -31,7 +31,6 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
   const loop = new GpuSourceLoop('nvml', o, worker, sink, step);
   let opened = false;
   let nextCounters = 0;
-  let gpuCount = 0;
 
   const emitAll = (obs: ReturnType<NvmlTranslator['identity']>): void => {
     for (const ob of obs) sink.onObservation(ob);
@@ -50,9 +49,8 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
         if (!loop.running) return;
         opened = true;
         loop.resetBackoff();
-        gpuCount = r.gpus.length;
         nextCounters = 0;
-        loop.setStatus(loop.caughtUp ? 'up' : 'starting', `NVML ${r.driverVersion}${r.standin ? ' (stand-in)' : ''}: ${gpuCount} GPU(s)`);
+        loop.setStatus(loop.caughtUp ? 'up' : 'starting', `NVML ${r.driverVersion}${r.standin ? ' (stand-in)' : ''}: ${r.gpus.length} GPU(s)`);
         emitAll(translator.identity(r.gpus, o.now()));
       }
       if (performance.now() >= nextCounters) {
@@ -100,7 +98,6 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
       try {
         const r = await worker.call<OpenResult>('open', { libPath }, o.callTimeoutMs);
         opened = true;
-        gpuCount = r.gpus.length;
         emitAll(translator.identity(r.gpus, o.now()));
         return true;
       } catch {
