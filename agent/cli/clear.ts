@@ -13,7 +13,6 @@ Clears the running agent's findings: all of them, or one GPU's.
 `;
 
 export const command: Command = {
-  summary: "clear the local agent's findings (all, or one GPU)",
   async run(args) {
     let values;
     try {

@@ -46,7 +46,6 @@ async function until<T>(what: string, deadline: number, fn: () => Promise<T | un
 }
 
 export const command: Command = {
-  summary: 'run the agent with a drill and watch a GPU go bad in `status`',
   async run(args) {
     if (args.includes('--help') || args.includes('-h')) {
       say('usage: gpu-health-agent demo [--log-file]\n\nStarts the agent (dry run, drills accepted, temporary state), injects a fatal\nXid 79 drill and shows `status` before and after. Needs no GPU and no cluster.\n  --log-file   use a temporary kernel log file even where /dev/kmsg is writable\n');

@@ -24,7 +24,6 @@ GPU evidence (labelled drill), e.g. \`drill --xid 79 --pci 0000:3b:00.0\`.
 `;
 
 export const command: Command = {
-  summary: 'write a marked test record (drill) to the kernel log',
   async run(args) {
     let values;
     try {

@@ -1,7 +1,6 @@
 // Command dispatcher. Each command lives in its own module and is loaded lazily
 // so `parse` does not pay for the Kubernetes client or native bindings.
 export interface Command {
-  summary: string;
   run(args: string[]): Promise<number>;
 }
 

@@ -81,7 +81,6 @@ async function parseStream(stream: NodeJS.ReadableStream, write: (s: string) => 
 }
 
 export const command: Command = {
-  summary: 'print one JSON object per recognised NVIDIA kernel-log record',
   async run(args) {
     if (args.includes('--help') || args.includes('-h')) {
       process.stdout.write(

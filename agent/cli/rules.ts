@@ -115,7 +115,6 @@ async function explain(args: string[]): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'validate a rule file, or explain the effective rule for a code',
   async run(args) {
     const [sub, ...rest] = args;
     if (sub === 'validate') return validate(rest);

@@ -39,7 +39,6 @@ function reporterFor(config: AgentConfig, log: Logger): Reporter | KubeReporter 
 }
 
 export const command: Command = {
-  summary: 'run the agent (kernel log, DCGM/NVML -> node condition)',
   async run(args) {
     if (args.includes('--help') || args.includes('-h')) {
       process.stdout.write(HELP);

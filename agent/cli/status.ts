@@ -19,7 +19,6 @@ export async function fetchState(addr: string, timeoutMs = 3000): Promise<DebugS
 }
 
 export const command: Command = {
-  summary: 'show what the local agent sees, per GPU',
   async run(args) {
     let values;
     try {
