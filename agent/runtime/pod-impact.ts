@@ -5,6 +5,7 @@
 // courtesy: when the kubelet cannot be asked, notices go out without it.
 import type { PodRef } from '../model/pod-ref.ts';
 import type { Notice } from '../model/verdict.ts';
+import { bounded } from '../health/describe.ts';
 import type { Reporter } from './types.ts';
 
 /** What the runtime needs from the pod-resources lookup; PodImpactLookup satisfies it. */
@@ -20,10 +21,6 @@ const NOTE_MAX = 1024;
 const PODS_MAX = 400;
 /** Notices waiting for a pod lookup; beyond this (a storm while the kubelet is slow) they go out without pods. */
 const MAX_WAITING = 256;
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
 
 function podName(p: PodRef): string {
   return `${p.namespace}/${p.name}`;
@@ -58,13 +55,13 @@ export function noteWithPods(note: string, refs: readonly PodRef[]): string {
     len += part.length + 2;
   }
   const tail = ` Pods on this GPU: ${parts.join(', ')}.`;
-  return `${clip(note, NOTE_MAX - tail.length)}${tail}`;
+  return `${bounded(note, NOTE_MAX - tail.length)}${tail}`;
 }
 
 /** The note of the Event regarding one Pod. Pure. */
 export function podEventNote(note: string, pod: { containers: string[] }): string {
   const who = pod.containers.length === 1 ? `Container ${pod.containers[0]} of this Pod holds` : `Containers ${pod.containers.join(', ')} of this Pod hold`;
-  return clip(`${who} a GPU with a hardware finding: ${note}`, NOTE_MAX);
+  return bounded(`${who} a GPU with a hardware finding: ${note}`, NOTE_MAX);
 }
 
 export interface PodImpactReporterOptions {
