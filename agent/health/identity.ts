@@ -3,22 +3,16 @@
 // inventories link them. Records found by different parts of one identity are
 // merged, never a GPU whose known parts disagree.
 import type { GpuRef } from '../model/evidence.ts';
+import { normalisePci } from '../parse/pci.ts';
 import type { Finding, GpuHealth, HealthState } from './types.ts';
 import { NODE_ID } from './types.ts';
 
-/** `0000:3B:00.0`, `00000000:3b:00.0`, `0000:3b:00` -> `0000:3b:00.0`. */
 const NORMAL_PCI = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 
+/** The one PCI normaliser (parse/pci.ts), with a fast path for ids sources already normalised. */
 export function normalizePci(pci: string | null | undefined): string | null {
   if (pci === null || pci === undefined) return null;
-  if (NORMAL_PCI.test(pci)) return pci;
-  let s = pci.trim().toLowerCase();
-  if (s === '') return null;
-  if (s.startsWith('pci:')) s = s.slice(4);
-  const m = /^(?:([0-9a-f]{1,8}):)?([0-9a-f]{2}):([0-9a-f]{2})(?:\.([0-7]))?$/.exec(s);
-  if (m === null) return s;
-  const domain = (m[1] ?? '0').padStart(8, '0').slice(-4);
-  return `${domain}:${m[2]}:${m[3]}.${m[4] ?? '0'}`;
+  return NORMAL_PCI.test(pci) ? pci : normalisePci(pci);
 }
 
 interface Ident {
