@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { PodRef } from '../../model/pod-ref.ts';
 import type { NodeVerdict, Notice } from '../../model/verdict.ts';
 import type { Reporter, WriteRecord } from '../../runtime/types.ts';
+import { TokenBucket } from '../kube/token-bucket.ts';
 
 /** Event series kept for counting repeats; the oldest are forgotten first. */
 const MAX_SERIES = 1000;
@@ -30,8 +31,8 @@ export function createDryRunReporter(log: Logger, opts: DryRunOptions): Reporter
   let last: WriteRecord | null = null;
   const series = new Map<string, { count: number; loggedAt: number }>();
   let heartbeat: NodeJS.Timeout | null = null;
-  let tokens = EVENT_BURST;
-  let refilledAt = -Infinity;
+  // Timed by the notices themselves; the first one finds the bucket full.
+  const lines = new TokenBucket(EVENT_BURST, 1000 / EVENTS_PER_S, -Infinity);
   let suppressed = 0;
 
   const writeCondition = (verdict: NodeVerdict, now: number, why: string): void => {
@@ -94,13 +95,10 @@ export function createDryRunReporter(log: Logger, opts: DryRunOptions): Reporter
     // A series is one Event; its repeats update it at most every SERIES_MS, so log them no more often.
     if (n.at - entry.loggedAt < SERIES_MS) return;
     // Many distinct findings at once (a storm of unknown codes): a bounded number of lines.
-    tokens = Math.min(EVENT_BURST, tokens + ((n.at - refilledAt) / 1000) * EVENTS_PER_S);
-    refilledAt = n.at;
-    if (tokens < 1) {
+    if (!lines.tryTake(n.at)) {
       suppressed++;
       return;
     }
-    tokens -= 1;
     entry.loggedAt = n.at;
     const line = {
       dryRun: true,
