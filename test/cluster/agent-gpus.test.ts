@@ -71,39 +71,36 @@ async function agentOn(node: string, extra: string[] = []): Promise<{ a: AgentPr
 }
 
 const nodeCondition = async (node: string) => condition(await getNode(cluster.admin(), node), TYPE);
+/** Waits (10 s) until the Node's condition has `status`; resolves with it. */
+const conditionBecomes = async (node: string, status: 'True' | 'False') => (await waitFor(`${status} on the Node`, async () => {
+  const x = await nodeCondition(node);
+  return x?.status === status ? x : undefined;
+}, 10_000, 100)).value;
+/** The agent's node-level NvidiaDeviceCountMismatch finding, from /debug/state. */
+const countMismatch = async (a: AgentProcess) => (await a.state()).gpus.find((g) => g.id === 'node')?.findings.find((x) => x.reason === 'NvidiaDeviceCountMismatch');
 
 test('expected GPUs come from the Node capacity: 2 advertised, 2 visible -> True; one disappears -> False NvidiaDeviceCountMismatch', async () => {
   const node = await gpuNode('2');
   const { a, socket } = await agentOn(node);
-  await waitFor('True on the Node', async () => ((await nodeCondition(node))?.status === 'True' ? true : undefined), 10_000, 100);
+  await conditionBecomes(node, 'True');
   await new Promise((r) => setTimeout(r, 1000)); // several probes with the capacity known
   assert.equal((await nodeCondition(node))?.status, 'True', 'visible == advertised is healthy');
   assert.equal((await a.state()).gpus.find((g) => g.id === 'node')?.findings.length ?? 0, 0);
 
   await setVisibleGpus(socket, 1);
-  const { value: c } = await waitFor('False on the Node', async () => {
-    const x = await nodeCondition(node);
-    return x?.status === 'False' ? x : undefined;
-  }, 10_000, 100);
-  assert.equal(c.reason, 'NvidiaDeviceCountMismatch');
-  const f = (await a.state()).gpus.find((g) => g.id === 'node')?.findings.find((x) => x.reason === 'NvidiaDeviceCountMismatch');
-  assert.equal(f?.detail, '1 GPUs visible, 2 expected', 'the expected count is the Node capacity');
+  assert.equal((await conditionBecomes(node, 'False')).reason, 'NvidiaDeviceCountMismatch');
+  assert.equal((await countMismatch(a))?.detail, '1 GPUs visible, 2 expected', 'the expected count is the Node capacity');
 });
 
 test('time-sliced node: capacity 20 with nvidia.com/gpu.replicas=10 means 2 GPUs; no mismatch with 2 visible, mismatch with 1', async () => {
   const node = await gpuNode('20', { 'nvidia.com/gpu.replicas': '10', 'nvidia.com/gpu.sharing-strategy': 'time-slicing' });
   const { a, socket } = await agentOn(node);
-  await waitFor('True on the Node', async () => ((await nodeCondition(node))?.status === 'True' ? true : undefined), 10_000, 100);
+  await conditionBecomes(node, 'True');
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await nodeCondition(node))?.status, 'True', '20 replicas of 2 GPUs is not 18 missing GPUs');
   await setVisibleGpus(socket, 1);
-  const { value: c } = await waitFor('False on the Node', async () => {
-    const x = await nodeCondition(node);
-    return x?.status === 'False' ? x : undefined;
-  }, 10_000, 100);
-  assert.equal(c.reason, 'NvidiaDeviceCountMismatch');
-  const f = (await a.state()).gpus.find((g) => g.id === 'node')?.findings.find((x) => x.reason === 'NvidiaDeviceCountMismatch');
-  assert.equal(f?.detail, '1 GPUs visible, 2 expected');
+  assert.equal((await conditionBecomes(node, 'False')).reason, 'NvidiaDeviceCountMismatch');
+  assert.equal((await countMismatch(a))?.detail, '1 GPUs visible, 2 expected');
 });
 
 interface EventObject {
@@ -139,7 +136,7 @@ test('--pod-events: the Pod on the faulty GPU gets an Event in its namespace; th
     { namespace: ns, name: 'trainer-0', containers: { main: [gpuUuid(0)] } },
     { namespace: ns, name: 'trainer-1', containers: { main: [gpuUuid(1)] } },
   ]));
-  await waitFor('True on the Node', async () => ((await nodeCondition(node))?.status === 'True' ? true : undefined), 10_000, 100);
+  await conditionBecomes(node, 'True');
 
   await injectField(socket, 0, 311, 1); // double-bit ECC on GPU 0
   const { value: podEvents } = await waitFor('an Event regarding the Pod', async () => {
