@@ -169,9 +169,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
   const reporters = opts.reporters;
 
-  let metrics: AgentMetrics | null = null;
   const sumStats = (pick: 'drillsIgnored' | 'recordsRead' | 'recordsLost'): number => view.sources.reduce((n, s) => n + (s.stats?.()[pick] ?? 0), 0);
-  metrics = createMetrics({
+  const m: AgentMetrics = createMetrics({
     sources: () =>
       [...view.statuses.values()].map((status) => {
         const st = view.sources.find((s) => s.name === status.source)?.stats?.();
@@ -195,7 +194,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
     ready: () => view.ready,
   });
-  const m = metrics;
   for (const _ of ruleRefusals) m.ruleReloads.inc({ result: 'refused' });
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
 
