@@ -1,0 +1,100 @@
+// The NVIDIA driver's own record formats, whole and anchored at the first byte.
+//
+// recogniseLine (nvidia.ts) finds an NVIDIA record anywhere in a message, which
+// is right for reading a saved log by eye and wrong for evidence: the kernel
+// quotes text that any process controls (its name at the start of a segfault
+// report, an executable's file name in the middle of one, the OOM killer's task
+// lines). This module says whether one line is, from its first byte to its
+// end, a line the driver prints, and nothing else. The reasons it is enough
+// are in agent/parse/README.md.
+import type { NvidiaRecord } from './nvidia.ts';
+import { recogniseLine } from './nvidia.ts';
+import { normalisePci } from './pci.ts';
+
+const HEX = '[0-9a-fA-F]';
+/** `dddd:bb:dd` as Xid lines print it (domain %04x, so VMD domains are longer), with an optional `.f`. */
+const GPU_ADDR = `(?:PCI:)?(${HEX}{4,8}:${HEX}{2}:${HEX}{2}(?:\\.[0-7])?)`;
+/** A full `dddd:bb:dd.f`, as the fallen-off-bus and SXid lines print it. */
+const FULL_BDF = `(${HEX}{4,8}:${HEX}{2}:${HEX}{2}\\.[0-7])`;
+const MIG = '(?: GPU-I:\\d{1,4})?(?: GPU-CI:\\d{1,4})?';
+
+// `NVRM: Xid (PCI:0000:3b:00): 79, ...` and the old `NVRM: Xid (0000:03:00): 14, ...`.
+const XID = new RegExp(`^NVRM: Xid \\(${GPU_ADDR}${MIG}\\): (\\d{1,6})(?:, |,?$)`);
+// `nvidia-nvswitch3: SXid (PCI:0000:04:00.0): 22013, ...`.
+const SXID = new RegExp(`^nvidia-nvswitch(\\d{1,4}): SXid \\(PCI:${FULL_BDF}\\): (\\d{1,6})(?:, |,?$)`);
+const IDENTITY = new RegExp(`^NVRM: GPU at ${GPU_ADDR}: GPU-${HEX}{8}-${HEX}{4}-${HEX}{4}-${HEX}{4}-${HEX}{12}$`);
+// One-line forms: `NVRM: GPU 0000:01:00.0: GPU has fallen off the bus.`,
+// `NVRM: GPU at PCI:0000:01:00: GPU has fallen off the bus.`, `NVRM: GPU at 0000:01:00.0 has fallen off the bus.`
+const FALLEN_ONE_LINE = new RegExp(`^NVRM: GPU (?:at )?${GPU_ADDR}(?:: GPU)? has fallen off the bus\\.?$`);
+// The three-line form, one printk: each line on its own.
+const FALLEN_START = new RegExp(`^NVRM: The NVIDIA GPU ${FULL_BDF}$`);
+const FALLEN_MIDDLE = new RegExp(`^NVRM: \\(PCI ID: (${HEX}{4}:${HEX}{4})\\) installed in this system has$`);
+const FALLEN_END = /^NVRM: fallen off the bus and is not responding to commands\.$/;
+/**
+ * The netfilter LOG target writes its rule's prefix (29 bytes, nft up to 127) at
+ * the start of a record, then `IN=.. OUT=..`. Setting one needs CAP_NET_ADMIN in
+ * the host's network namespace; still, no driver line carries these fields.
+ */
+const NETFILTER = /(?:^|[\s,])IN=\S* OUT=\S*/;
+/** What a drill may add after a fixed-text form. */
+const DRILL_TRAILER = / \[DRILL\].*$/;
+
+/** Why a line that looks like NVIDIA's is not the driver's whole record. */
+export type FormatFault = 'not-at-start' | 'no-pci-address' | 'incomplete-format';
+
+/** One piece of the three-line fallen-off-the-bus message. */
+export type FallenPiece =
+  | { piece: 'start'; pci: string }
+  | { piece: 'middle'; pciId: string }
+  | { piece: 'end' };
+
+export type DriverLine =
+  | { kind: 'record'; record: NvidiaRecord }
+  | { kind: 'piece'; piece: FallenPiece }
+  | { kind: 'fault'; fault: FormatFault; record: NvidiaRecord | null };
+
+function trimEnd(line: string, drill: boolean): string {
+  const t = line.trimEnd();
+  return drill ? t.replace(DRILL_TRAILER, '') : t;
+}
+
+/**
+ * Reads one line that starts at a record's first byte (kernel-log prefix and
+ * drill tag already removed). Null when the line is not NVIDIA's at all. A
+ * drill may carry its `[DRILL]` marker after the fixed-text forms.
+ */
+export function readDriverLine(line: string, drill = false): DriverLine | null {
+  const loose = recogniseLine(line);
+  if (line.startsWith('NVRM: ')) {
+    const fixed = trimEnd(line, drill);
+    if (line.startsWith('NVRM: Xid ')) {
+      const m = XID.exec(line);
+      if (m === null || loose === null || (loose.kind !== 'xid' && loose.kind !== 'xid154') || loose.pci === null) return fault(loose);
+      if (NETFILTER.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
+      return { kind: 'record', record: loose };
+    }
+    const start = FALLEN_START.exec(fixed);
+    if (start !== null) return { kind: 'piece', piece: { piece: 'start', pci: normalisePci(start[1] ?? '') ?? '' } };
+    const middle = FALLEN_MIDDLE.exec(fixed);
+    if (middle !== null) return { kind: 'piece', piece: { piece: 'middle', pciId: (middle[1] ?? '').toLowerCase() } };
+    if (FALLEN_END.test(fixed)) return { kind: 'piece', piece: { piece: 'end' } };
+    if (FALLEN_ONE_LINE.test(fixed) || IDENTITY.test(fixed)) {
+      if (loose === null || loose.pci === null) return fault(loose);
+      return { kind: 'record', record: loose };
+    }
+    return loose === null ? null : fault(loose);
+  }
+  if (line.startsWith('nvidia-nvswitch')) {
+    const m = SXID.exec(line);
+    if (m === null || loose === null || loose.kind !== 'sxid' || loose.pci === null) return fault(loose);
+    if (NETFILTER.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
+    return { kind: 'record', record: loose };
+  }
+  // NVIDIA's text further in: quoted by the kernel in someone else's record.
+  return loose === null ? null : { kind: 'fault', fault: 'not-at-start', record: loose };
+}
+
+function fault(loose: NvidiaRecord | null): DriverLine | null {
+  if (loose === null) return null;
+  return { kind: 'fault', fault: loose.pci === null ? 'no-pci-address' : 'incomplete-format', record: loose };
+}
