@@ -34,6 +34,20 @@ export function formatStatus(s: DebugState): string {
   const pr = s.podResources as DebugState['podResources'] | undefined;
   if (pr !== undefined && pr.state !== 'up') out.push(`pods: ${pr.state === 'disabled' ? 'not looked up' : 'unavailable'}${pr.detail === '' ? '' : ` (${pr.detail})`}`);
   if (s.drillsIgnored > 0) out.push(`drill records ignored (no --accept-drills): ${s.drillsIgnored}`);
+  // Older agents have no devices / rejected fields.
+  const dev = s.devices as DebugState['devices'] | undefined;
+  if (dev !== undefined) {
+    const from = Object.entries(dev.byOrigin).map(([o, n]) => `${n} from ${o}`).join(', ');
+    out.push(dev.known === 0 ? 'NVIDIA devices known: none (kernel records are checked by their format alone)' : `NVIDIA devices known: ${dev.known} (${from})`);
+  }
+  for (const src of s.sources) {
+    const r = src.rejected ?? null;
+    if (r === null || Object.keys(r).length === 0) continue;
+    const total = Object.values(r).reduce((a, b) => a + b, 0);
+    out.push(`${src.source}: ${total} record(s) looked like NVIDIA's and were not evidence: ${Object.entries(r).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  }
+  const last = (s.rejected as DebugState['rejected'] | undefined)?.at(-1);
+  if (last !== undefined) out.push(`  latest: ${last.at} ${last.source} ${last.why}: ${last.text}`);
   return out.join('\n') + '\n';
 }
 

@@ -19,6 +19,7 @@ import {
   emptyHealth,
   fromSnapshot,
   isReady,
+  learnDevices,
   observe,
   tick,
   toSnapshot,
@@ -39,8 +40,9 @@ import { nextCondition, sameCondition } from './condition.ts';
 import { listenControlSocket, type ControlReply } from './control-socket.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
 import { createSaver, type Saver } from './saver.ts';
+import { scanNvidiaFunctions } from '../sources/sysfs/nvidia-devices.ts';
 import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor, type LogFilePosition } from './state-file.ts';
-import type { Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
+import type { RejectedRecord, Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
 
 /** Housekeeping period: quiet windows, source status polls, readiness. 1 s keeps an idle agent idle. */
 export const TICK_MS = 1000;
@@ -50,6 +52,10 @@ export const SAVE_DELAY_MS = 200;
 const POD_VIEW_BOUND_MS = 1000;
 /** A cursor or log-file offset that moved without any finding is persisted at most this often. */
 const CURSOR_SAVE_MS = 10_000;
+/** sysfs is listed again this often, for devices that appear after start. */
+const DEVICE_SCAN_MS = 60_000;
+/** Rejected kernel records kept for /debug/state. */
+const RECENT_REJECTED = 8;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -92,6 +98,8 @@ export interface AgentView {
   lastWrite: WriteRecord | null;
   persisted: WriteRecord | null;
   lastReload: WriteRecord | null;
+  /** The latest kernel records rejected as not the driver's (bounded), for /debug/state. */
+  rejected: Array<RejectedRecord & { at: number }>;
 }
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
@@ -153,6 +161,23 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     health = emptyHealth(bootId);
   }
   const resumed = file.doc !== null && file.doc.bootId === bootId;
+  // Before the kernel log is replayed: which NVIDIA devices this node has.
+  const scanDevices = (state: HealthState): void => {
+    const scan = scanNvidiaFunctions(config.sysfsRoot);
+    const before = state.devices.known.size;
+    learnDevices(state, scan.devices.map((d) => d.pci), 'sysfs');
+    if (scan.error !== null) log.warn({ sysfsRoot: config.sysfsRoot, err: scan.error }, 'cannot list PCI devices');
+    else if (state.devices.known.size !== before || !devicesLogged) {
+      devicesLogged = true;
+      const gpus = scan.devices.filter((d) => d.kind === 'gpu').length;
+      log[state.devices.known.size === 0 ? 'warn' : 'info'](
+        { sysfsRoot: config.sysfsRoot, gpus, switches: scan.devices.length - gpus, known: state.devices.known.size },
+        state.devices.known.size === 0 ? 'no NVIDIA device known yet: kernel records are checked by their format alone' : 'NVIDIA devices of this node',
+      );
+    }
+  };
+  let devicesLogged = false;
+  scanDevices(health);
 
   const view: AgentView = {
     config,
@@ -166,6 +191,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     lastWrite: null,
     persisted: null,
     lastReload,
+    rejected: [],
   };
   const reporters = opts.reporters;
 
@@ -175,7 +201,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       [...view.statuses.values()].map((status) => {
         const st = view.sources.find((s) => s.name === status.source)?.stats?.();
         const skipped = st?.skippedPreviousBoot;
-        return { source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0, ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }) };
+        const foreign = view.health.devices.foreign[status.source] ?? 0;
+        const rejected = st?.rejected === undefined && foreign === 0 ? undefined : { ...st?.rejected, 'foreign-device': foreign };
+        return {
+          source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0,
+          ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }),
+          ...(rejected === undefined ? {} : { rejected }),
+          ...(st?.writableByOthers === undefined ? {} : { writableByOthers: st.writableByOthers }),
+        };
       }),
     findings: () => {
       const counts = new Map<string, { reason: string; severity: string; drill: boolean; count: number }>();
@@ -191,6 +224,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     },
     findingsEvicted: () => view.health.evicted,
     drillsIgnored: () => sumStats('drillsIgnored'),
+    devicesKnown: () => view.health.devices.known.size,
     condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
     ready: () => view.ready,
   });
@@ -287,7 +321,22 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     });
   };
 
-  const onStatus = (status: SourceStatus): void => {
+  // One log line per kind of rejection; the rest are counted (gpu_health_records_rejected_total) and the latest shown.
+  const rejectionsLogged = new Set<string>();
+  const onRejected = (r: RejectedRecord): void => {
+    view.rejected.push({ ...r, at: now() });
+    if (view.rejected.length > RECENT_REJECTED) view.rejected.shift();
+    const kind = `${r.source}/${r.why}`;
+    if (rejectionsLogged.has(kind)) return;
+    rejectionsLogged.add(kind);
+    log.warn({ rejected: r }, "kernel record looks like NVIDIA's but is not the driver's whole record: not evidence; more of this kind are only counted");
+  };
+
+  const onStatus = (reported: SourceStatus): void => {
+    // Where no device is known, a kernel record is judged by its format alone: the source status says so.
+    const status = (reported.source === 'kmsg' || reported.source === 'logfile') && view.health.devices.known.size === 0 && reported.state === 'up'
+      ? { ...reported, detail: `${reported.detail}; no NVIDIA device known (sysfs, driver, NVML, DCGM): records checked by format alone` }
+      : reported;
     const prev = view.statuses.get(status.source);
     if (prev !== undefined && prev.state === status.state && prev.caughtUp === status.caughtUp && prev.detail === status.detail) return;
     view.statuses.set(status.source, status);
@@ -420,14 +469,19 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
   log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
 
-  view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed, logFiles, bootTimeMs });
+  view.sources = opts.sources({ onObservation, onStatus, onRejected }, { cursor, resumed, logFiles, bootTimeMs });
   for (const s of view.sources) {
     await s.start();
     if (s.status !== undefined) onStatus(s.status());
   }
 
+  let lastDeviceScan = now();
   const timer = setInterval(() => {
     const t = now();
+    if (t - lastDeviceScan >= DEVICE_SCAN_MS) {
+      lastDeviceScan = t;
+      scanDevices(view.health);
+    }
     for (const s of view.sources) if (s.status !== undefined) onStatus(s.status());
     const r = tick(view.health, view.rules, t);
     view.health = r.state;

@@ -10,6 +10,10 @@ export interface SourceSample {
   recordsLost: number;
   /** Log-file lines of earlier boots skipped; absent for sources without log files. */
   skippedPreviousBoot?: number;
+  /** Records that looked like NVIDIA's and were not evidence, by why (kernel-log sources). */
+  rejected?: Record<string, number>;
+  /** Log files that a user other than root may write (logfile only). */
+  writableByOthers?: number;
 }
 
 export interface FindingSample {
@@ -25,6 +29,8 @@ export interface MetricsReader {
   findings(): FindingSample[];
   findingsEvicted(): number;
   drillsIgnored(): number;
+  /** NVIDIA devices this node is known to have this boot. */
+  devicesKnown(): number;
   condition(): { type: string; status: string } | null;
   ready(): boolean;
 }
@@ -73,6 +79,34 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     collect() {
       this.reset();
       for (const s of read.sources()) if (s.skippedPreviousBoot !== undefined) this.inc({ source: s.source }, s.skippedPreviousBoot);
+    },
+  });
+  new Counter({
+    name: `${P}records_rejected_total`,
+    help: "Kernel-log records that looked like NVIDIA's and were not taken as evidence, per source and reason (forging attempts show here)",
+    labelNames: ['source', 'reason'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const s of read.sources()) for (const [reason, n] of Object.entries(s.rejected ?? {})) if (n > 0) this.inc({ source: s.source, reason }, n);
+    },
+  });
+  new Gauge({
+    name: `${P}devices_known`,
+    help: 'NVIDIA devices (GPUs, NVSwitches) this node is known to have this boot; 0: kernel records are checked by their format alone',
+    registers: reg,
+    collect() {
+      this.set(read.devicesKnown());
+    },
+  });
+  new Gauge({
+    name: `${P}log_files_writable_by_others`,
+    help: 'Followed --log-file paths that a user other than root can write: any such writer can forge lines',
+    labelNames: ['source'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const s of read.sources()) if (s.writableByOthers !== undefined) this.set({ source: s.source }, s.writableByOthers);
     },
   });
   new Gauge({
