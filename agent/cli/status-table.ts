@@ -38,7 +38,8 @@ export function formatStatus(s: DebugState): string {
   const dev = s.devices as DebugState['devices'] | undefined;
   if (dev !== undefined) {
     const from = Object.entries(dev.byOrigin).map(([o, n]) => `${n} from ${o}`).join(', ');
-    out.push(dev.known === 0 ? 'NVIDIA devices known: none (kernel records are checked by their format alone)' : `NVIDIA devices known: ${dev.known} (${from})`);
+    const check = dev.enforced ? 'kernel records must name one' : 'sysfs listed none: kernel records are checked by their format alone';
+    out.push(`NVIDIA devices known: ${dev.known}${from === '' ? '' : ` (${from})`}; ${check}`);
   }
   for (const src of s.sources) {
     const r = src.rejected ?? null;

@@ -4,6 +4,11 @@
 // driver's own identity lines, and the GPUs DCGM or NVML list; never forgotten
 // within a boot (a GPU that fell off the bus may leave sysfs).
 //
+// The check holds only once sysfs has listed the node's devices: it lists every
+// function on the bus whatever the driver thinks of it, while identity lines
+// may have left the ring and NVML/DCGM may not list a GPU that died. A partial
+// list must never cost a dead GPU its finding.
+//
 // GPU addresses are world-readable, so this alone stops no forgery: the
 // driver-format check in parse/ does. It is defence in depth, and it keeps a
 // record about another machine's GPU (a log file copied in, a replay) from
@@ -25,6 +30,7 @@ export function learnDevices(state: HealthState, pcis: Iterable<string | null | 
     if (pci === null || state.devices.known.has(pci)) continue;
     if (state.devices.known.size >= MAX_DEVICES) return;
     state.devices.known.set(pci, origin);
+    if (origin === 'sysfs') state.devices.listed = true;
   }
 }
 
@@ -53,11 +59,11 @@ function pciOf(e: Evidence): string | null {
 /**
  * A kernel-log fault record that names no device of this node: not a finding,
  * a Warning notice and a count instead. Null when the record may go on: it names
- * a known device, it is a drill, it did not come from the kernel log, or the
- * agent knows no device at all (then the format check alone decides).
+ * a known device, it is a drill, it did not come from the kernel log, or sysfs
+ * has listed no device (then the format check alone decides).
  */
 export function foreignRecord(state: HealthState, obs: Observation): Notice | null {
-  if (obs.drill || (obs.source !== 'kmsg' && obs.source !== 'logfile') || state.devices.known.size === 0) return null;
+  if (obs.drill || (obs.source !== 'kmsg' && obs.source !== 'logfile') || !state.devices.listed) return null;
   const e = obs.evidence;
   if (e.kind !== 'xid' && e.kind !== 'sxid' && e.kind !== 'recovery-action' && e.kind !== 'fallen-off-bus') return null;
   const pci = pciOf(e);

@@ -106,7 +106,7 @@ export function emptyState(bootId: string, limits: HealthLimits = DEFAULT_LIMITS
     ignored: 0,
     limits,
     table: null,
-    devices: { known: new Map(), foreign: {}, lastForeign: null },
+    devices: { known: new Map(), listed: false, foreign: {}, lastForeign: null },
   };
 }
 
@@ -171,7 +171,10 @@ export function fromSnapshot(json: unknown, bootId: string, rules: RuleTable, no
   }
   for (const [k, windowMs, list] of doc.nodeOccurrences) state.nodeOccurrences.set(k, { windowMs, list });
   // A device that fell off the bus may be gone from sysfs: remembered, but only for the boot that saw it.
-  if (doc.bootId === bootId) for (const [pci, origin] of doc.devices ?? []) state.devices.known.set(pci, origin);
+  if (doc.bootId === bootId) {
+    for (const [pci, origin] of doc.devices ?? []) state.devices.known.set(pci, origin);
+    state.devices.listed = [...state.devices.known.values()].includes('sysfs');
+  }
   const notices: Notice[] = [];
   if (doc.bootId !== bootId) rebootClear(state, now, notices);
   return { state, warnings: [], notices };

@@ -88,6 +88,8 @@ export interface HealthState {
 export interface NodeDevices {
   /** Normalised PCI address -> who named it first. */
   known: Map<string, 'sysfs' | 'kernel' | 'dcgm' | 'nvml'>;
+  /** sysfs listed at least one: only then must a kernel record name a known device. */
+  listed: boolean;
   /** Kernel-log fault records that named no device of this node, not counted, per source. */
   foreign: Record<string, number>;
   lastForeign: { at: number; source: string; what: string; pci: string | null } | null;

@@ -45,6 +45,8 @@ export interface HealthView {
   /** The node's NVIDIA devices as known this boot, and kernel records that named none of them. */
   devices: {
     known: number;
+    /** True once sysfs listed them: only then must a kernel record name one of them. */
+    enforced: boolean;
     byOrigin: Record<string, number>;
     /** Per source. */
     foreignRecords: Record<string, number>;
@@ -100,7 +102,7 @@ export function describeHealth(state: HealthState): HealthView {
   return {
     bootId: state.bootId, gpus, totals, evicted: state.evicted, ignored: state.ignored,
     devices: {
-      known: state.devices.known.size, byOrigin, foreignRecords: { ...state.devices.foreign },
+      known: state.devices.known.size, enforced: state.devices.listed, byOrigin, foreignRecords: { ...state.devices.foreign },
       lastForeign: lf === null ? null : { ...lf, at: iso(lf.at) },
     },
   };

@@ -36,6 +36,15 @@ const FALLEN_END = /^NVRM: fallen off the bus and is not responding to commands\
  * the host's network namespace; still, no driver line carries these fields.
  */
 const NETFILTER = /(?:^|[\s,])IN=\S* OUT=\S*/;
+/**
+ * What the kernel writes right after a process name that starts its record
+ * (segfault and trap reports, the OOM killer, warn_alloc, drop_caches, ...). A
+ * 15-byte name cannot reach a whole driver line; should the kernel ever allow
+ * longer names (64-byte comm patches were proposed), a record with one of these
+ * tails near its start is still the kernel quoting a process, not the driver.
+ */
+const COMM_FIRST_TAIL =
+  /^.{0,72}?(?:\[\d{1,10}\]:? (?:segfault at|bad frame in|vsyscall|control protection|unhandled exception|memfd_create)| invoked oom-killer:|: page allocation failure|: vmalloc error| \(\d{1,10}\): drop_caches:)/;
 /** What a drill may add after a fixed-text form. */
 const DRILL_TRAILER = / \[DRILL\].*$/;
 
@@ -70,7 +79,7 @@ export function readDriverLine(line: string, drill = false): DriverLine | null {
     if (line.startsWith('NVRM: Xid ')) {
       const m = XID.exec(line);
       if (m === null || loose === null || (loose.kind !== 'xid' && loose.kind !== 'xid154') || loose.pci === null) return fault(loose);
-      if (NETFILTER.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
+      if (NETFILTER.test(line) || COMM_FIRST_TAIL.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
       return { kind: 'record', record: loose };
     }
     const start = FALLEN_START.exec(fixed);

@@ -22,8 +22,6 @@ export type Rejection =
   | 'untrusted-ident'
   /** A log-file line with no prefix that says who wrote it. */
   | 'no-prefix'
-  /** A /dev/kmsg fragment that continues an earlier record. */
-  | 'continuation-fragment'
   /** The driver's text is not at the record's first byte (quoted in someone else's record). */
   | 'not-at-start'
   /** No usable PCI address (address-less or redacted). */
@@ -32,7 +30,7 @@ export type Rejection =
   | 'incomplete-format';
 
 export const REJECTIONS: readonly Rejection[] = [
-  'not-kernel', 'untrusted-ident', 'no-prefix', 'continuation-fragment', 'not-at-start', 'no-pci-address', 'incomplete-format',
+  'not-kernel', 'untrusted-ident', 'no-prefix', 'not-at-start', 'no-pci-address', 'incomplete-format',
 ];
 
 export type RejectionCounts = Record<Rejection, number>;
@@ -46,7 +44,6 @@ export const REJECTION_TEXT: Record<Rejection, string> = {
   'not-kernel': 'not written by the kernel (another facility or program)',
   'untrusted-ident': 'tagged kernel[pid]: the kernel never writes a pid there (logger -i -t kernel does)',
   'no-prefix': 'a log line with no prefix saying who wrote it',
-  'continuation-fragment': 'a kernel fragment continuing an earlier record',
   'not-at-start': "the driver's text is not at the record's first byte (quoted inside another record)",
   'no-pci-address': 'names no usable PCI address',
   'incomplete-format': "starts like the driver's record but is not its complete format",
@@ -76,10 +73,13 @@ export interface KernelLogRecogniser {
 const KERNEL: Origin = { trust: 'kernel' };
 const DRILL: Origin = { trust: 'drill' };
 
-/** Origin of a /dev/kmsg record: user space cannot write facility 0 there. */
-export function kmsgOrigin(rec: Pick<KmsgRecord, 'facility' | 'flags' | 'text'>): Origin {
+/**
+ * Origin of a /dev/kmsg record: user space cannot write facility 0 there (the
+ * kernel forces the user facility). The flags say nothing: the driver prints
+ * with KERN_CONT, so its records carry `c` like any other continuation.
+ */
+export function kmsgOrigin(rec: Pick<KmsgRecord, 'facility' | 'text'>): Origin {
   if (rec.facility !== 0) return isDrillText(rec.text) ? DRILL : { trust: 'rejected', why: 'not-kernel' };
-  if (rec.flags.startsWith('+')) return { trust: 'rejected', why: 'continuation-fragment' };
   return KERNEL;
 }
 

@@ -170,9 +170,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     else if (state.devices.known.size !== before || !devicesLogged) {
       devicesLogged = true;
       const gpus = scan.devices.filter((d) => d.kind === 'gpu').length;
-      log[state.devices.known.size === 0 ? 'warn' : 'info'](
+      log[state.devices.listed ? 'info' : 'warn'](
         { sysfsRoot: config.sysfsRoot, gpus, switches: scan.devices.length - gpus, known: state.devices.known.size },
-        state.devices.known.size === 0 ? 'no NVIDIA device known yet: kernel records are checked by their format alone' : 'NVIDIA devices of this node',
+        state.devices.listed ? 'NVIDIA devices of this node' : 'sysfs lists no NVIDIA device: kernel records are checked by their format alone',
       );
     }
   };
@@ -334,8 +334,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const onStatus = (reported: SourceStatus): void => {
     // Where no device is known, a kernel record is judged by its format alone: the source status says so.
-    const status = (reported.source === 'kmsg' || reported.source === 'logfile') && view.health.devices.known.size === 0 && reported.state === 'up'
-      ? { ...reported, detail: `${reported.detail}; no NVIDIA device known (sysfs, driver, NVML, DCGM): records checked by format alone` }
+    const status = (reported.source === 'kmsg' || reported.source === 'logfile') && !view.health.devices.listed && reported.state === 'up'
+      ? { ...reported, detail: `${reported.detail}; sysfs lists no NVIDIA device: records checked by their format alone` }
       : reported;
     const prev = view.statuses.get(status.source);
     if (prev !== undefined && prev.state === status.state && prev.caughtUp === status.caughtUp && prev.detail === status.detail) return;

@@ -33,6 +33,12 @@ test('the same Xid on a device the node has is fatal', () => {
   assert.equal(verdictOf(s, T0).status, 'False');
 });
 
+test('identity lines alone do not make the list binding: only sysfs lists every device on the bus', () => {
+  const r = feed(watched(), [at({ kind: 'gpu-identity', gpu: { pci: GPU0.pci, uuid: 'GPU-1' } }, T0), at(xid(79, OTHER), T0 + M)]);
+  assert.equal(r.state.devices.listed, false);
+  assert.equal(verdictOf(r.state, T0 + M).status, 'False');
+});
+
 test('the driver identity line and the management stack name devices; a drill does not', () => {
   const state = watched();
   learnDevices(state, [GPU0.pci], 'sysfs');

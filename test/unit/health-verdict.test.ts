@@ -24,8 +24,6 @@ test('reason: the strongest repair action first, then the oldest', () => {
 test('the message lists others with index, PCI, UUID, code, count, first/last seen and action', () => {
   const { state } = feed(watched(), [
     at({ kind: 'gpu-identity', gpu: { pci: GPU0.pci, uuid: 'GPU-1111', index: 0 } }, T0),
-    // The node's second GPU: a kernel record about a device the node does not have is not evidence.
-    at({ kind: 'gpu-identity', gpu: { pci: '0000:86:00.0' } }, T0),
     at(xid(79, { pci: '0000:86:00.0' }), T0),
     at(xid(48), T0 + M),
     at(xid(48), T0 + 2 * M),

@@ -93,7 +93,7 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
   });
   new Gauge({
     name: `${P}devices_known`,
-    help: 'NVIDIA devices (GPUs, NVSwitches) this node is known to have this boot; 0: kernel records are checked by their format alone',
+    help: 'NVIDIA devices (GPUs, NVSwitches) this node is known to have this boot (sysfs, driver identity lines, NVML, DCGM)',
     registers: reg,
     collect() {
       this.set(read.devicesKnown());
