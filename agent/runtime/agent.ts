@@ -286,11 +286,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
   };
 
+  // One log line per kind of rejection; the rest are counted (gpu_health_records_rejected_total) and the latest shown.
+  const rejectionsLogged = new Set<string>();
+  const firstOfKind = (kind: string): boolean => !rejectionsLogged.has(kind) && rejectionsLogged.add(kind) !== undefined;
+  const onRejected = (r: RejectedRecord): void => {
+    view.rejected.push({ ...r, at: now() });
+    if (view.rejected.length > RECENT_REJECTED) view.rejected.shift();
+    if (!firstOfKind(`${r.source}/${r.why}`)) return;
+    log.warn({ rejected: r }, "kernel record looks like NVIDIA's but is not the driver's whole record: not evidence; more of this kind are only counted");
+  };
+
   const onObservation = (obs: Observation): void => {
     const t = now();
     m.observations.inc({ source: obs.source, kind: obs.evidence.kind, drill: String(obs.drill) });
     const r = observe(view.health, obs, view.rules, t);
     view.health = r.state;
+    const foreign = r.notices.find((n) => n.reason === 'GPUHealthRecordRejected');
+    if (foreign !== undefined && firstOfKind(`${obs.source}/foreign-device`)) {
+      log.warn({ source: obs.source, note: foreign.note }, 'kernel record names no NVIDIA device of this node: not evidence; more of this kind are only counted');
+    }
     if (r.finding !== null && r.finding.counted) {
       const { gpu, id, finding: f } = r.finding;
       // One info line per finding; its repeats (an Xid storm) only at debug level.
@@ -321,16 +335,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     });
   };
 
-  // One log line per kind of rejection; the rest are counted (gpu_health_records_rejected_total) and the latest shown.
-  const rejectionsLogged = new Set<string>();
-  const onRejected = (r: RejectedRecord): void => {
-    view.rejected.push({ ...r, at: now() });
-    if (view.rejected.length > RECENT_REJECTED) view.rejected.shift();
-    const kind = `${r.source}/${r.why}`;
-    if (rejectionsLogged.has(kind)) return;
-    rejectionsLogged.add(kind);
-    log.warn({ rejected: r }, "kernel record looks like NVIDIA's but is not the driver's whole record: not evidence; more of this kind are only counted");
-  };
 
   const onStatus = (reported: SourceStatus): void => {
     // Where no device is known, a kernel record is judged by its format alone: the source status says so.
