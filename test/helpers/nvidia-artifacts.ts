@@ -21,6 +21,9 @@ export interface NvidiaArtifacts {
   headerR535From: string;
 }
 
+/** What NVIDIA's library answers nvmlInit_v2 on a machine without its kernel driver, through the binding. */
+export const DRIVER_NOT_LOADED = 'nvmlInit_v2: NVML_ERROR_DRIVER_NOT_LOADED (9): Driver Not Loaded';
+
 let cached: NvidiaArtifacts | null = null;
 
 /** Runs the fetch script (a no-op once cached) and reads its manifest. */
