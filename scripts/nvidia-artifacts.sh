@@ -46,12 +46,13 @@ trap 'rm -rf "$work"' EXIT
 # --- the library: Debian's non-free component, in a private apt configuration ---
 # The same archive(s) and keyrings this machine's apt already uses, with the
 # component set to non-free. Debian entries only (URI path .../debian or
-# .../debian-security); deb822 .sources files and one-line sources.list alike.
+# .../debian-security, or a snapshot of one); deb822 .sources files and one-line
+# sources.list alike.
 apt_dir="$work/apt"
 mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
 python3 - "$apt_dir/sources.list.d/nonfree.sources" <<'PY'
 import glob, re, sys
-debian = re.compile(r"^\S+://\S+/debian(-security)?/?$")
+debian = re.compile(r"^\S+://\S+/debian(-security)?(/\d{8}T\d{6}Z)?/?$")  # snapshot archives too
 out = []
 for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
     for stanza in re.split(r"\n\s*\n", open(path).read()):
