@@ -31,20 +31,31 @@ const FALLEN_START = new RegExp(`^NVRM: The NVIDIA GPU ${FULL_BDF}$`);
 const FALLEN_MIDDLE = new RegExp(`^NVRM: \\(PCI ID: (${HEX}{4}:${HEX}{4})\\) installed in this system has$`);
 const FALLEN_END = /^NVRM: fallen off the bus and is not responding to commands\.$/;
 /**
- * The netfilter LOG target writes its rule's prefix (29 bytes, nft up to 127) at
- * the start of a record, then `IN=.. OUT=..`. Setting one needs CAP_NET_ADMIN in
- * the host's network namespace; still, no driver line carries these fields.
+ * Text the kernel writes after something a process controls, where that thing
+ * starts a record: a process name (15 bytes) before `[pid]: segfault at`,
+ * ` invoked oom-killer:`, ...; an executable's base name (255 bytes) before
+ * `: potentially unexpected fatal signal` (only with kernel.print-fatal-signals=1);
+ * a netfilter LOG or nft log prefix (29 / 127 bytes, CAP_NET_ADMIN in the host's
+ * network namespace) before `IN=.. OUT=.. SRC=..`. No driver line contains
+ * them, and each is longer than 15 bytes, so the process name a genuine Xid
+ * line quotes (`name=`) cannot hold one: a real fault cannot be hidden this way.
+ * Today none of these can follow a whole driver line anyway; this holds should
+ * the kernel allow longer process names (64-byte comm patches were proposed) or
+ * a root-only setting open a vector.
  */
-const NETFILTER = /(?:^|[\s,])IN=\S* OUT=\S*/;
-/**
- * What the kernel writes right after a process name that starts its record
- * (segfault and trap reports, the OOM killer, warn_alloc, drop_caches, ...). A
- * 15-byte name cannot reach a whole driver line; should the kernel ever allow
- * longer names (64-byte comm patches were proposed), a record with one of these
- * tails near its start is still the kernel quoting a process, not the driver.
- */
-const COMM_FIRST_TAIL =
-  /^.{0,72}?(?:\[\d{1,10}\]:? (?:segfault at|bad frame in|vsyscall|control protection|unhandled exception|memfd_create)| invoked oom-killer:|: page allocation failure|: vmalloc error| \(\d{1,10}\): drop_caches:)/;
+const KERNEL_TAIL = new RegExp(
+  [
+    '\\[\\d{1,10}\\]:? (?:segfault at |bad frame in |vsyscall (?:attempted|read|fault)|control protection|unhandled exception)',
+    '\\[\\d{1,10}\\]: memfd_create\\(\\)',
+    ' invoked oom-killer: ',
+    ': page allocation failure: ',
+    ': vmalloc error: ',
+    ' \\(\\d{1,10}\\): drop_caches: ',
+    ': potentially unexpected fatal signal',
+    // netfilter (ipv4/ipv6, arp, bridge)
+    'IN=\\S{0,16} OUT=\\S{0,16} (?:MAC=\\S{0,160} )?(?:SRC=\\S{1,64} DST=\\S{1,64} |ARP HTYPE=|MAC source = )',
+  ].join('|'),
+);
 /** What a drill may add after a fixed-text form. */
 const DRILL_TRAILER = / \[DRILL\].*$/;
 
@@ -79,7 +90,7 @@ export function readDriverLine(line: string, drill = false): DriverLine | null {
     if (line.startsWith('NVRM: Xid ')) {
       const m = XID.exec(line);
       if (m === null || loose === null || (loose.kind !== 'xid' && loose.kind !== 'xid154') || loose.pci === null) return fault(loose);
-      if (NETFILTER.test(line) || COMM_FIRST_TAIL.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
+      if (KERNEL_TAIL.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
       return { kind: 'record', record: loose };
     }
     const start = FALLEN_START.exec(fixed);
@@ -96,7 +107,7 @@ export function readDriverLine(line: string, drill = false): DriverLine | null {
   if (line.startsWith('nvidia-nvswitch')) {
     const m = SXID.exec(line);
     if (m === null || loose === null || loose.kind !== 'sxid' || loose.pci === null) return fault(loose);
-    if (NETFILTER.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
+    if (KERNEL_TAIL.test(line)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
     return { kind: 'record', record: loose };
   }
   // NVIDIA's text further in: quoted by the kernel in someone else's record.

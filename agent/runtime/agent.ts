@@ -41,6 +41,7 @@ import { listenControlSocket, type ControlReply } from './control-socket.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
 import { createSaver, type Saver } from './saver.ts';
 import { scanNvidiaFunctions } from '../sources/sysfs/nvidia-devices.ts';
+import { riskyKernelSettings } from '../sources/kmsg/kernel-settings.ts';
 import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor, type LogFilePosition } from './state-file.ts';
 import type { RejectedRecord, Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
 
@@ -178,6 +179,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
   let devicesLogged = false;
   scanDevices(health);
+  const kernelRisks = config.kmsg === null ? [] : riskyKernelSettings();
+  for (const risk of kernelRisks) log.warn({ setting: risk }, 'a kernel setting weakens the kernel log as evidence');
 
   const view: AgentView = {
     config,
@@ -338,9 +341,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const onStatus = (reported: SourceStatus): void => {
     // Where no device is known, a kernel record is judged by its format alone: the source status says so.
-    const status = (reported.source === 'kmsg' || reported.source === 'logfile') && !view.health.devices.listed && reported.state === 'up'
-      ? { ...reported, detail: `${reported.detail}; sysfs lists no NVIDIA device: records checked by their format alone` }
-      : reported;
+    const kernelLog = (reported.source === 'kmsg' || reported.source === 'logfile') && reported.state === 'up';
+    const notes = [
+      ...(kernelLog && !view.health.devices.listed ? ['sysfs lists no NVIDIA device: records checked by their format alone'] : []),
+      ...(reported.source === 'kmsg' && kernelLog ? kernelRisks : []),
+    ];
+    const status = notes.length === 0 ? reported : { ...reported, detail: [reported.detail, ...notes].join('; ') };
     const prev = view.statuses.get(status.source);
     if (prev !== undefined && prev.state === status.state && prev.caughtUp === status.caughtUp && prev.detail === status.detail) return;
     view.statuses.set(status.source, status);

@@ -93,6 +93,13 @@ for (const c of real) {
   });
 }
 
+test('a genuine Xid still counts when the process it names is called like a kernel tail (15 bytes cannot hold one)', () => {
+  for (const comm of ['[1] vsyscall re', '[1]: segfault a', ' invoked oom-ki', 'IN= OUT= SRC=1 ']) {
+    const out = viaKmsg(`NVRM: Xid (PCI:0000:3b:00): 79, pid=7, name=${comm}, GPU has fallen off the bus.`);
+    assert.deepEqual(out.map((o) => [o.record.kind, o.rejected]), [['xid', null]], comm);
+  }
+});
+
 test('a log line without a prefix is reported, not counted', () => {
   const out = viaFile(['NVRM: Xid (PCI:0000:44:00): 79, GPU has fallen off the bus']);
   assert.deepEqual(out.map((o) => [o.record.kind, o.rejected]), [['xid', 'no-prefix']]);
