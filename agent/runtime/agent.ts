@@ -175,7 +175,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       [...view.statuses.values()].map((status) => {
         const st = view.sources.find((s) => s.name === status.source)?.stats?.();
         const skipped = st?.skippedPreviousBoot;
-        return { source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0, ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }) };
+        return {
+          source: status.source,
+          up: status.state === 'up',
+          disabled: status.state === 'disabled',
+          recordsRead: st?.recordsRead ?? 0,
+          recordsLost: st?.recordsLost ?? 0,
+          ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }),
+        };
       }),
     findings: () => {
       const counts = new Map<string, { reason: string; severity: string; drill: boolean; count: number }>();

@@ -10,6 +10,8 @@ export interface SourceSample {
   recordsLost: number;
   /** Log-file lines of earlier boots skipped; absent for sources without log files. */
   skippedPreviousBoot?: number;
+  /** Switched off (--kmsg none, the unused GPU backend): it has no source_up series, so "down" alerts never see it. */
+  disabled?: boolean;
 }
 
 export interface FindingSample {
@@ -77,12 +79,12 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
   });
   new Gauge({
     name: `${P}source_up`,
-    help: '1 when the source can observe, 0 when it is down, hung or starting',
+    help: '1 when the source can observe, 0 when it is down, hung or starting; absent when disabled',
     labelNames: ['source'],
     registers: reg,
     collect() {
       this.reset();
-      for (const s of read.sources()) this.set({ source: s.source }, s.up ? 1 : 0);
+      for (const s of read.sources()) if (s.disabled !== true) this.set({ source: s.source }, s.up ? 1 : 0);
     },
   });
   new Gauge({
