@@ -96,7 +96,7 @@ test('every reason the section names, worked examples included, is one the agent
   const family = (n: string): boolean => n.includes('<n>') && written.some((w) => new RegExp(`^${n.replace('<n>', '\\d+')}$`).test(w));
   assert.deepEqual(named.filter((n) => !pattern.test(n) && !family(n)), [], 'reasons the agent never writes');
   // The worked examples give an override to each repair.
-  const overrides = [...repair.matchAll(/nodeUnhealthyReason: (\S+?), .*repairAction: (\w+)\}/g)].map((m) => [m[1] as string, m[2] as string]);
+  const overrides = [...repair.matchAll(/nodeUnhealthyReason: (\S+?), .*repairAction: (\w+)\}/g)].map((m) => [m[1] as string, m[2] as string] as const);
   const { reasons, repairOf } = readmeTables();
   for (const [reason, action] of overrides) {
     const row = reasons.get(reason) ?? reasons.get(reason.replace(/\d+(Error)?$/, (_, e: string | undefined) => `<n>${e ?? ''}`));
