@@ -67,7 +67,8 @@ function num(n: number | null): string {
   return n === null ? '-' : String(n);
 }
 
-function table(header: string[], rows: string[][]): string[] {
+/** Columns padded to their widest cell; the last one is not padded. */
+export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
   return [line(header), ...rows.map(line)];

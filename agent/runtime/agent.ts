@@ -207,7 +207,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         const foreign = view.health.devices.foreign[status.source] ?? 0;
         const rejected = st?.rejected === undefined && foreign === 0 ? undefined : { ...st?.rejected, 'foreign-device': foreign };
         return {
-          source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0,
+          source: status.source,
+          up: status.state === 'up',
+          disabled: status.state === 'disabled',
+          recordsRead: st?.recordsRead ?? 0,
+          recordsLost: st?.recordsLost ?? 0,
           ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }),
           ...(rejected === undefined ? {} : { rejected }),
           ...(st?.writableByOthers === undefined ? {} : { writableByOthers: st.writableByOthers }),

@@ -14,6 +14,8 @@ export interface SourceSample {
   rejected?: Record<string, number>;
   /** Log files that a user other than root may write (logfile only). */
   writableByOthers?: number;
+  /** Switched off (--kmsg none, the unused GPU backend): it has no source_up series, so "down" alerts never see it. */
+  disabled?: boolean;
 }
 
 export interface FindingSample {
@@ -88,7 +90,8 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     registers: reg,
     collect() {
       this.reset();
-      for (const s of read.sources()) for (const [reason, n] of Object.entries(s.rejected ?? {})) if (n > 0) this.inc({ source: s.source, reason }, n);
+      // Every reason from the start, zeros too: an alert on increase() sees the first rejection.
+      for (const s of read.sources()) for (const [reason, n] of Object.entries(s.rejected ?? {})) this.inc({ source: s.source, reason }, n);
     },
   });
   new Gauge({
@@ -111,12 +114,12 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
   });
   new Gauge({
     name: `${P}source_up`,
-    help: '1 when the source can observe, 0 when it is down, hung or starting',
+    help: '1 when the source can observe, 0 when it is down, hung or starting; absent when disabled',
     labelNames: ['source'],
     registers: reg,
     collect() {
       this.reset();
-      for (const s of read.sources()) this.set({ source: s.source }, s.up ? 1 : 0);
+      for (const s of read.sources()) if (s.disabled !== true) this.set({ source: s.source }, s.up ? 1 : 0);
     },
   });
   new Gauge({
