@@ -94,9 +94,11 @@ export const command: Command = {
       process.stdout.write(
         'usage: gpu-health-agent parse [FILE]\n\n' +
           'Reads kernel-log lines from FILE (or stdin): dmesg, dmesg -T, dmesg -x, syslog/journal,\n' +
-          'raw /dev/kmsg records, or bare messages. Prints one JSON object per recognised record\n' +
-          '(kind xid, sxid, xid154, fallen-off-bus, gpu-identity) with lineNo, code, pci and the\n' +
-          'parsed fields. Other lines print nothing.\n',
+          'raw /dev/kmsg records, or bare messages. Prints one JSON object per record that looks\n' +
+          "like NVIDIA's (kind xid, sxid, xid154, fallen-off-bus, gpu-identity) with lineNo, code,\n" +
+          'pci and the parsed fields, and whether the agent would count it as evidence ("counts";\n' +
+          'when not, "rejected" and "why": not the driver\'s own record from its first byte, no\n' +
+          'PCI address, not from the kernel, a drill). Other lines print nothing.\n',
       );
       return 0;
     }
