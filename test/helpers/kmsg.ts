@@ -3,9 +3,10 @@
 // and marker, and starts its agent from a persisted cursor at the buffer's end,
 // as an agent that ran before would, instead of replaying old drills.
 import { randomInt, randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { formatDrill, writeDrill, type DrillSpec } from '../../agent/sources/kmsg/drill.ts';
 import { parseKmsgRecord, type KmsgRecord } from '../../agent/parse/kmsg-record.ts';
+
+import { forEachKmsgRecord } from '../../agent/runtime/seed.ts';
 
 export { kmsgLastSeq, seedCursorAtEnd } from '../../agent/runtime/seed.ts';
 
@@ -26,26 +27,10 @@ export function drill(spec: DrillSpec): string {
 
 /** Every record now in the ring after `seq`, parsed (the ring may have overwritten older ones). */
 export function kmsgRecordsAfter(seq: number, path = '/dev/kmsg'): KmsgRecord[] {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(16 * 1024);
   const out: KmsgRecord[] = [];
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') break;
-        if (code === 'EPIPE') continue;
-        throw err;
-      }
-      if (n <= 0) break;
-      const rec = parseKmsgRecord(buf.toString('latin1', 0, n));
-      if (rec !== null && rec.seq > seq) out.push(rec);
-    }
-  } finally {
-    closeSync(fd);
-  }
+  forEachKmsgRecord(path, (raw) => {
+    const rec = parseKmsgRecord(raw);
+    if (rec !== null && rec.seq > seq) out.push(rec);
+  });
   return out;
 }
