@@ -89,6 +89,13 @@ export function rebootClear(state: HealthState, now: number, notices: Notice[]):
   state.nodeOccurrences.clear();
 }
 
+/** Drill findings go when drills are no longer accepted: a rehearsal someone forgot to clear must not cost the node. */
+export function dropDrills(state: HealthState, now: number, notices: Notice[]): number {
+  let n = 0;
+  for (const gpu of state.gpus.values()) n += clearWhere(gpu, (f) => f.drill, 'drills-off', now, notices);
+  return n;
+}
+
 /** Re-reads every finding's entry from `table` (after a rule reload); findings the table now ignores go. */
 export function reclassify(state: HealthState, table: RuleTable, now: number, notices: Notice[]): void {
   state.table = table;

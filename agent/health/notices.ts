@@ -5,7 +5,7 @@ import type { Notice } from '../model/verdict.ts';
 import { bounded, findingLine, reasonOf } from './describe.ts';
 import type { Finding, GpuHealth } from './types.ts';
 
-export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules';
+export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules' | 'drills-off';
 
 const NOTE_MAX = 1024;
 
@@ -45,6 +45,7 @@ const CLEAR_TEXT: Record<ClearCause, string> = {
   quiet: 'no new occurrence within its quiet window',
   operator: 'an operator cleared it',
   rules: 'the rule table now ignores it',
+  'drills-off': 'the agent restarted without --accept-drills, so drills are not evidence',
 };
 
 export function clearNotice(gpu: GpuHealth, fid: string, f: Finding, cause: ClearCause, at: number): Notice {

@@ -8,7 +8,7 @@ import type { RuleTable } from '../rules/types.ts';
 import { RULE_FAMILIES } from '../rules/types.ts';
 import { lookupEntry } from '../rules/table.ts';
 import { isFatal } from './describe.ts';
-import { rebootClear } from './lifecycle.ts';
+import { dropDrills, rebootClear } from './lifecycle.ts';
 import type { Finding, GpuHealth, HealthLimits, HealthState } from './types.ts';
 import { DEFAULT_LIMITS, NODE_ID } from './types.ts';
 
@@ -143,11 +143,24 @@ function restoreGpu(g: z.infer<typeof GpuSnap>, rules: RuleTable, limits: Health
   };
 }
 
+export interface RestoreOptions {
+  /** Keep drill findings (the agent runs with --accept-drills). Default true. */
+  acceptDrills?: boolean;
+}
+
 /**
  * Restores a snapshot taken by toSnapshot. With a different `bootId` the node has
- * rebooted: findings whose clearOn has reboot are cleared (with notices).
+ * rebooted: findings whose clearOn has reboot are cleared (with notices). Without
+ * `acceptDrills`, drill findings are cleared too (with notices).
  */
-export function fromSnapshot(json: unknown, bootId: string, rules: RuleTable, now: number, limits: HealthLimits = DEFAULT_LIMITS): Restored {
+export function fromSnapshot(
+  json: unknown,
+  bootId: string,
+  rules: RuleTable,
+  now: number,
+  limits: HealthLimits = DEFAULT_LIMITS,
+  opts: RestoreOptions = {},
+): Restored {
   const state = emptyState(bootId, limits);
   state.table = rules;
   if (json === null || json === undefined) return { state, warnings: [], notices: [] };
@@ -177,5 +190,6 @@ export function fromSnapshot(json: unknown, bootId: string, rules: RuleTable, no
   }
   const notices: Notice[] = [];
   if (doc.bootId !== bootId) rebootClear(state, now, notices);
+  if (opts.acceptDrills === false) dropDrills(state, now, notices);
   return { state, warnings: [], notices };
 }

@@ -147,7 +147,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let cursor: KmsgCursor | null = null;
   const startNotices: Notice[] = [];
   if (file.doc !== null) {
-    const restored = fromSnapshot(file.doc.health, bootId, rules, startedAt);
+    const restored = fromSnapshot(file.doc.health, bootId, rules, startedAt, undefined, { acceptDrills: config.acceptDrills });
     for (const w of restored.warnings) log.warn({ stateDir: config.stateDir }, w);
     health = restored.state;
     startNotices.push(...restored.notices);

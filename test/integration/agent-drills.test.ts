@@ -101,3 +101,29 @@ test('without --accept-drills a drill is counted and ignored', async () => {
   assert.equal(s.condition.status, 'True');
   assert.match((await a.get('/metrics')).body, /gpu_health_drills_ignored_total [1-9]/);
 });
+
+test('a drill finding left behind does not survive a restart without --accept-drills', async () => {
+  const s = scratch();
+  dirs.push(s.dir);
+  await seedCursorAtEnd(s.stateDir, s.bootId);
+  const args = ['--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run'];
+  const a = await startAgentProcess([...args, '--accept-drills']);
+  agents.push(a);
+  await waitFor('ready', async () => ((await a.get('/readyz')).status === 200 ? true : undefined), 5000);
+  const pci = uniquePci();
+  drill({ xid: 79, pci, text: marker() });
+  await waitFor('drill finding', async () => (gpuOf(await a.state(), pci)?.health === 'fatal' ? true : undefined), 3000);
+  assert.equal(await a.stop(), 0);
+
+  // The rehearsal is over and drills are switched off, but nobody ran `clear`.
+  const b = await startAgentProcess(args);
+  agents.push(b);
+  const { value: st } = await waitFor('ready', async () => {
+    const x = await b.state();
+    return x.ready ? x : undefined;
+  }, 5000);
+  assert.equal(gpuOf(st, pci)?.findings.length ?? 0, 0, 'the drill finding was dropped at start');
+  assert.equal(st.condition.status, 'True');
+  const cleared = await b.waitForLine((l) => l.msg === 'would write event' && (l.event as { reason?: string }).reason === 'GPUFindingCleared');
+  assert.match(JSON.stringify(cleared), /without --accept-drills/);
+});

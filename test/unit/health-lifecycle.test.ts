@@ -107,3 +107,15 @@ test('snapshots: JSON round trip, and a corrupt or foreign one gives a clean sta
   }
   assert.deepEqual(fromSnapshot(null, 'boot-1', rules, T0).warnings, [], 'no snapshot yet is not a warning');
 });
+
+test('drills off after a restart: drill findings go, with a notice; real findings stay', () => {
+  const { state } = feed(watched('boot-1'), [at(xid(79), T0, 'kmsg', true), at(xid(48, GPU1), T0 + S)]);
+  const json = JSON.parse(JSON.stringify(toSnapshot(state)));
+  const kept = fromSnapshot(json, 'boot-1', rules, T0 + H, undefined, { acceptDrills: true });
+  assert.equal(verdictOf(kept.state, T0 + H).reason, 'NvidiaXID79Error');
+  const off = fromSnapshot(json, 'boot-1', rules, T0 + H, undefined, { acceptDrills: false });
+  assert.deepEqual(findings(off.state), [], 'the drill on GPU0 is gone');
+  assert.deepEqual(findings(off.state, `pci:${GPU1.pci}`).map((f) => f.key), ['xid:48']);
+  assert.deepEqual(off.notices.map((n) => [n.reason, n.drill]), [['GPUFindingCleared', true]]);
+  assert.match(off.notices[0]?.note ?? '', /without --accept-drills/);
+});
