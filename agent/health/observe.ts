@@ -146,8 +146,10 @@ function escalate(state: HealthState, gpu: GpuHealth, fid: string, f: Finding, e
   }
 }
 
-function sameOccurrence(f: Finding, obs: Observation, level: string | null): boolean {
+function sameOccurrence(state: HealthState, f: Finding, obs: Observation, level: string | null): boolean {
   if (level !== null) return f.levelSig === null || f.levelSig === level;
+  // The kernel log read again after a lossy restore: a record the restored finding already counted.
+  if (state.replayUntil !== null && obs.at <= state.replayUntil && obs.at <= f.lastSeen && (obs.source === 'kmsg' || obs.source === 'logfile')) return true;
   return (
     Math.abs(obs.at - f.last.at) <= SAME_OCCURRENCE_MS && (obs.source !== f.last.source || obs.evidence.kind !== f.last.kind)
   );
@@ -230,7 +232,7 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
     return { state, notices, finding: { gpu, id: fid, finding: f, counted: true } };
   }
 
-  const counted = !sameOccurrence(f, obs, level);
+  const counted = !sameOccurrence(state, f, obs, level);
   f.entry = m.entry;
   f.variant = m.variant;
   f.unknownCode = m.unknown;

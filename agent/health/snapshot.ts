@@ -1,7 +1,10 @@
-// The state as JSON, for the state file. Restoring is tolerant: a snapshot that
-// is corrupt or of another version gives a clean state and a warning, never a
-// throw. Rule entries are not stored; they are looked up again in the current
-// table, so a rule change made while the agent was down applies at once.
+// The state as JSON, for the state file. Restoring is tolerant and goes finding
+// by finding: what is valid is kept, what is not is counted and reported, never
+// a throw, and never all of it for one bad field (a DaemonSet rollback to an
+// older agent reads a newer agent's file). When anything was dropped the caller
+// replays the kernel log (`replay`), so the records that made it are read again.
+// Rule entries are not stored; they are looked up again in the current table,
+// so a rule change made while the agent was down applies at once.
 import { z } from 'zod';
 import type { Notice } from '../model/verdict.ts';
 import type { RuleTable } from '../rules/types.ts';
@@ -15,14 +18,12 @@ import { DEFAULT_LIMITS, NODE_ID } from './types.ts';
 export const SNAPSHOT_KIND = 'gpu-health-agent/health';
 export const SNAPSHOT_VERSION = 1;
 
-const SOURCES = ['kmsg', 'logfile', 'dcgm', 'nvml'] as const;
-const KINDS = ['xid', 'sxid', 'recovery-action', 'fallen-off-bus', 'gpu-identity', 'gpu-inventory', 'dcgm-health', 'counter', 'device-count'] as const;
 
 const Occ = z.object({ at: z.number(), tag: z.string() });
 const FindingSnap = z.object({
   id: z.string(),
   key: z.string(),
-  family: z.enum(RULE_FAMILIES as [string, ...string[]]),
+  family: z.string().min(1),
   code: z.union([z.number(), z.string()]),
   variant: z.string().nullable(),
   escalated: z.boolean(),
@@ -30,9 +31,10 @@ const FindingSnap = z.object({
   count: z.number().int().positive(),
   firstSeen: z.number(),
   lastSeen: z.number(),
-  last: z.object({ at: z.number(), source: z.enum(SOURCES), kind: z.enum(KINDS) }),
+  // Any source name: a newer agent's sources are kept as they were named.
+  last: z.object({ at: z.number(), source: z.string().min(1), kind: z.string().min(1) }),
   occurrences: z.array(Occ),
-  sources: z.array(z.enum(SOURCES)),
+  sources: z.array(z.string().min(1)),
   levelSig: z.string().nullable(),
   detail: z.string(),
 });
@@ -42,21 +44,25 @@ const GpuSnap = z.object({
   uuid: z.string().nullable(),
   index: z.number().int().nullable(),
   lastSeen: z.number(),
-  latched: z.array(z.tuple([z.string(), z.string()])),
-  findings: z.array(FindingSnap),
+  latched: z.array(z.tuple([z.string(), z.string()])).catch([]),
+  // Each finding is checked on its own (restoreGpu).
+  findings: z.array(z.unknown()),
 });
 const Snap = z.object({
   kind: z.literal(SNAPSHOT_KIND),
-  version: z.literal(SNAPSHOT_VERSION),
+  // A newer version is read as far as this agent understands it.
+  version: z.number().int().min(SNAPSHOT_VERSION),
   bootId: z.string(),
-  evicted: z.number().int().nonnegative(),
-  ignored: z.number().int().nonnegative(),
-  gpus: z.array(GpuSnap),
-  nodeOccurrences: z.array(z.tuple([z.string(), z.number(), z.array(Occ)])),
+  evicted: z.number().int().nonnegative().catch(0),
+  ignored: z.number().int().nonnegative().catch(0),
+  // Each GPU record is checked on its own.
+  gpus: z.array(z.unknown()),
+  nodeOccurrences: z.array(z.tuple([z.string(), z.number(), z.array(Occ)])).catch([]),
   /** The node's NVIDIA devices this boot; absent in files of older agents. */
-  devices: z.array(z.tuple([z.string(), z.enum(['sysfs', 'kernel', 'dcgm', 'nvml'])])).optional(),
+  devices: z.array(z.tuple([z.string(), z.enum(['sysfs', 'kernel', 'dcgm', 'nvml'])])).catch([]).optional(),
 });
-type SnapDoc = z.infer<typeof Snap>;
+type SnapDoc = Omit<z.infer<typeof Snap>, 'gpus'> & { gpus: GpuSnapDoc[] };
+type GpuSnapDoc = Omit<z.infer<typeof GpuSnap>, 'findings'> & { findings: Array<z.infer<typeof FindingSnap>> };
 
 export function toSnapshot(state: HealthState): SnapDoc {
   return {
@@ -107,6 +113,7 @@ export function emptyState(bootId: string, limits: HealthLimits = DEFAULT_LIMITS
     limits,
     table: null,
     devices: { known: new Map(), listed: false, foreign: {}, lastForeign: null },
+    replayUntil: null,
   };
 }
 
@@ -115,15 +122,35 @@ export interface Restored {
   warnings: string[];
   /** Clears the reboot caused (boot id changed). */
   notices: Notice[];
+  /** GPU records and findings that could not be restored. */
+  dropped: number;
+  /** Something was dropped: read the kernel log again from its start, do not resume after it. */
+  replay: boolean;
 }
 
-function restoreGpu(g: z.infer<typeof GpuSnap>, rules: RuleTable, limits: HealthLimits): { gpu: GpuHealth; dropped: number } {
+function issueText(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue === undefined ? '' : `${issue.path.map(String).join('.') || '(top)'}: ${issue.message}`;
+}
+
+const KNOWN_FAMILIES = new Set<string>(RULE_FAMILIES);
+
+function restoreGpu(g: z.infer<typeof GpuSnap>, rules: RuleTable, limits: HealthLimits, warnings: string[]): { gpu: GpuHealth; dropped: number; unreadable: number } {
   const findings: Array<[string, Finding]> = [];
   let dropped = 0;
-  for (const s of g.findings) {
+  let unreadable = 0;
+  for (const raw of g.findings) {
+    const parsed = FindingSnap.safeParse(raw);
+    // A finding this version cannot read (a field it does not know, a rule family of a newer agent) is counted, not guessed.
+    if (!parsed.success || !KNOWN_FAMILIES.has(parsed.data.family)) {
+      unreadable += 1;
+      if (warnings.length < 8) warnings.push(`finding on ${g.id} not restored (${parsed.success ? `rule family ${parsed.data.family}` : issueText(parsed.error)})`);
+      continue;
+    }
+    const s = parsed.data;
     const found = lookupEntry(rules, s.family as Finding['family'], s.code, s.variant);
     const { id, ...rest } = s;
-    const f: Finding = { ...rest, family: s.family as Finding['family'], entry: found.entry, unknownCode: found.unknown };
+    const f = { ...rest, family: s.family, entry: found.entry, unknownCode: found.unknown } as Finding;
     f.escalated = f.escalated && found.entry.escalation !== null;
     if (found.entry.severity === 'ignore' && !f.escalated) dropped += 1;
     else findings.push([id, f]);
@@ -140,12 +167,15 @@ function restoreGpu(g: z.infer<typeof GpuSnap>, rules: RuleTable, limits: Health
   return {
     gpu: { id: g.id, pci: g.pci, uuid: g.uuid, index: g.index, lastSeen: g.lastSeen, latched: new Map(g.latched), findings: new Map(kept) },
     dropped,
+    unreadable,
   };
 }
 
 export interface RestoreOptions {
   /** Keep drill findings (the agent runs with --accept-drills). Default true. */
   acceptDrills?: boolean;
+  /** When the snapshot was saved: records replayed up to then are not counted again for a restored finding. */
+  savedAt?: number;
 }
 
 /**
@@ -163,26 +193,37 @@ export function fromSnapshot(
 ): Restored {
   const state = emptyState(bootId, limits);
   state.table = rules;
-  if (json === null || json === undefined) return { state, warnings: [], notices: [] };
+  if (json === null || json === undefined) return { state, warnings: [], notices: [], dropped: 0, replay: false };
   const parsed = Snap.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue === undefined ? '' : `${issue.path.map(String).join('.') || '(top)'}: ${issue.message}`;
-    return { state, warnings: [`health snapshot unusable (${where}); starting with no findings`], notices: [] };
+    return { state, warnings: [`health snapshot unusable (${issueText(parsed.error)}); starting with no findings, the kernel log is read again`], notices: [], dropped: 1, replay: true };
   }
   const doc = parsed.data;
+  const warnings: string[] = [];
+  if (doc.version > SNAPSHOT_VERSION) warnings.push(`health snapshot of a newer agent (version ${doc.version}; this one writes ${SNAPSHOT_VERSION}): restoring what this version understands`);
   state.evicted = doc.evicted;
   state.ignored = doc.ignored;
-  const gpus = doc.gpus.filter((g) => g.id === NODE_ID || g.pci !== null || g.uuid !== null || g.index !== null);
+  let unreadable = 0;
+  const gpus: Array<z.infer<typeof GpuSnap>> = [];
+  for (const raw of doc.gpus) {
+    const g = GpuSnap.safeParse(raw);
+    if (g.success && (g.data.id === NODE_ID || g.data.pci !== null || g.data.uuid !== null || g.data.index !== null)) gpus.push(g.data);
+    else {
+      unreadable += 1;
+      if (warnings.length < 8) warnings.push(`GPU record not restored (${g.success ? 'no identity' : issueText(g.error)})`);
+    }
+  }
   for (const g of gpus.slice(-limits.maxGpus - 1)) {
-    const { gpu, dropped } = restoreGpu(g, rules, limits);
-    state.gpus.set(gpu.id, gpu);
-    state.evicted += dropped;
-    for (const [k, v] of [[`pci:${gpu.pci}`, gpu.pci], [`uuid:${gpu.uuid}`, gpu.uuid], [`index:${gpu.index}`, gpu.index]] as const) {
-      if (v !== null && !state.aliases.has(k)) state.aliases.set(k, gpu.id);
+    const r = restoreGpu(g, rules, limits, warnings);
+    state.gpus.set(r.gpu.id, r.gpu);
+    state.evicted += r.dropped;
+    unreadable += r.unreadable;
+    for (const [k, v] of [[`pci:${r.gpu.pci}`, r.gpu.pci], [`uuid:${r.gpu.uuid}`, r.gpu.uuid], [`index:${r.gpu.index}`, r.gpu.index]] as const) {
+      if (v !== null && !state.aliases.has(k)) state.aliases.set(k, r.gpu.id);
     }
   }
   for (const [k, windowMs, list] of doc.nodeOccurrences) state.nodeOccurrences.set(k, { windowMs, list });
+  if (unreadable > 0) warnings.push(`${unreadable} GPU record(s) or finding(s) could not be restored; the kernel log is read again so their records are seen anew`);
   // A device that fell off the bus may be gone from sysfs: remembered, but only for the boot that saw it.
   if (doc.bootId === bootId) {
     for (const [pci, origin] of doc.devices ?? []) state.devices.known.set(pci, origin);
@@ -191,5 +232,6 @@ export function fromSnapshot(
   const notices: Notice[] = [];
   if (doc.bootId !== bootId) rebootClear(state, now, notices);
   if (opts.acceptDrills === false) dropDrills(state, now, notices);
-  return { state, warnings: [], notices };
+  if (unreadable > 0) state.replayUntil = opts.savedAt ?? now;
+  return { state, warnings, notices, dropped: unreadable, replay: unreadable > 0 };
 }

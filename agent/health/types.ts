@@ -83,6 +83,12 @@ export interface HealthState {
   table: RuleTable | null;
   /** NVIDIA devices this node has, this boot (devices.ts). */
   devices: NodeDevices;
+  /**
+   * After a restore that dropped something, the kernel log is read again: its
+   * records up to this time (when the state was saved) that a restored finding
+   * already counted are not counted twice. null: no replay.
+   */
+  replayUntil: number | null;
 }
 
 export interface NodeDevices {

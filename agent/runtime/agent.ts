@@ -145,14 +145,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let health: HealthState;
   let condition: ConditionRecord | null = null;
   let cursor: KmsgCursor | null = null;
+  let replay = false;
   const startNotices: Notice[] = [];
   if (file.doc !== null) {
-    const restored = fromSnapshot(file.doc.health, bootId, rules, startedAt, undefined, { acceptDrills: config.acceptDrills });
+    const restored = fromSnapshot(file.doc.health, bootId, rules, startedAt, undefined, { acceptDrills: config.acceptDrills, savedAt: file.doc.savedAt });
     for (const w of restored.warnings) log.warn({ stateDir: config.stateDir }, w);
     health = restored.state;
     startNotices.push(...restored.notices);
     condition = file.doc.condition;
-    cursor = file.doc.cursor !== null && file.doc.cursor.bootId === bootId ? file.doc.cursor : null;
+    // Findings lost in the restore: read the kernel log again rather than resume after their records.
+    replay = restored.replay;
+    cursor = !replay && file.doc.cursor !== null && file.doc.cursor.bootId === bootId ? file.doc.cursor : null;
     const rebooted = file.doc.bootId !== bootId;
     log.info(
       { bootId, previousBootId: file.doc.bootId, rebooted, cursor, findings: describeHealth(health).totals },
@@ -161,7 +164,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   } else {
     health = emptyHealth(bootId);
   }
-  const resumed = file.doc !== null && file.doc.bootId === bootId;
+  // A replay reads log files from their start too: a first start, as far as reading goes.
+  const resumed = file.doc !== null && file.doc.bootId === bootId && !replay;
   // Before the kernel log is replayed: which NVIDIA devices this node has.
   const scanDevices = (state: HealthState): void => {
     const scan = scanNvidiaFunctions(config.sysfsRoot);
@@ -239,7 +243,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
 
   // Persistence: health + cursor + condition in one atomic file.
-  const logFiles: LogFilePosition[] = file.doc?.logFiles ?? [];
+  const logFiles: LogFilePosition[] = replay ? [] : (file.doc?.logFiles ?? []);
   // Reading progress (kmsg cursor, log-file offsets) as one string, to see whether it moved since the last write.
   const positions = (): LogFilePosition[] => view.sources.flatMap((s) => s.positions?.() ?? []);
   const progress = (c: KmsgCursor | null, p: LogFilePosition[]): string => `${c?.seq ?? ''}|${p.map((x) => `${x.ino}:${x.offset}`).join(',')}`;

@@ -119,3 +119,36 @@ test('drills off after a restart: drill findings go, with a notice; real finding
   assert.deepEqual(off.notices.map((n) => [n.reason, n.drill]), [['GPUFindingCleared', true]]);
   assert.match(off.notices[0]?.note ?? '', /without --accept-drills/);
 });
+
+test('restore goes finding by finding: an unreadable one is counted and asks for a replay, the rest stay', () => {
+  const { state } = feed(watched('boot-1'), [at(xid(79), T0), at(xid(48, GPU1), T0 + S)]);
+  const json = JSON.parse(JSON.stringify(toSnapshot(state))) as { gpus: Array<{ findings: Array<Record<string, unknown>> }> };
+  // A newer agent's finding (a rule family this version does not know) beside one with a broken field.
+  json.gpus[0]?.findings.push({ ...json.gpus[0]?.findings[0], id: 'aer:fatal', key: 'aer:fatal', family: 'aer' });
+  const broken = json.gpus[1]?.findings[0];
+  if (broken !== undefined) broken.count = 'two';
+  const r = fromSnapshot(json, 'boot-1', rules, T0 + H);
+  assert.equal(verdictOf(r.state, T0 + H).reason, 'NvidiaXID79Error', 'the readable fatal finding is kept');
+  assert.deepEqual([r.dropped, r.replay], [2, true]);
+  assert.ok(r.warnings.some((w) => /rule family aer/.test(w)) && r.warnings.some((w) => /count/.test(w)), r.warnings.join('; '));
+});
+
+test("a newer agent's snapshot is read as far as this version understands it", () => {
+  const { state } = feed(watched('boot-1'), [at(xid(79), T0)]);
+  const json = { ...(JSON.parse(JSON.stringify(toSnapshot(state))) as object), version: 2, somethingNew: { x: 1 } };
+  const r = fromSnapshot(json, 'boot-1', rules, T0 + H);
+  assert.equal(verdictOf(r.state, T0 + H).reason, 'NvidiaXID79Error');
+  assert.equal(r.replay, false);
+  assert.match(r.warnings.join(' '), /newer agent \(version 2/);
+});
+
+test('the replay after a lossy restore does not count a restored finding twice', () => {
+  const { state } = feed(watched('boot-1'), [at(xid(79), T0)]);
+  const json = JSON.parse(JSON.stringify(toSnapshot(state))) as { gpus: unknown[] };
+  json.gpus.push({ id: 'broken' });
+  const r = fromSnapshot(json, 'boot-1', rules, T0 + H, undefined, { savedAt: T0 + M });
+  assert.equal(r.replay, true);
+  // The kernel log read again: the same record, then a new one after the save.
+  const again = feed(r.state, [at(xid(79), T0), at(xid(79), T0 + 2 * M)]);
+  assert.equal(findings(again.state)[0]?.count, 2);
+});
