@@ -292,10 +292,27 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       if (flipped) log.info({ condition: { type: config.conditionType, ...next, lastTransitionTime: new Date(next.lastTransitionTime).toISOString() } }, 'condition changed');
     }
     if (lastVerdict === null || lastVerdict.status !== v.status || lastVerdict.reason !== v.reason || lastVerdict.message !== v.message) {
+      // The evidence behind a False is on disk (written and fsynced) before any reporter
+      // hears of it: an OOM kill or eviction right after must not lose the finding that
+      // the Node already shows. Verdicts reach the reporters in order.
+      const durableFirst = v.status === 'False' && lastVerdict?.status !== 'False';
       lastVerdict = v;
-      for (const r of reporters) r.setVerdict(v, t);
+      const tell = (): void => {
+        for (const r of reporters) r.setVerdict(v, t);
+      };
+      if (!durableFirst && queuedVerdicts === 0) tell();
+      else {
+        queuedVerdicts++;
+        verdicts = verdicts
+          .then(() => (durableFirst ? saver.flush() : undefined))
+          .then(tell, tell)
+          .finally(() => queuedVerdicts--);
+      }
     }
   };
+  /** Verdicts queue behind a state write only while a False is being made durable. */
+  let verdicts: Promise<void> = Promise.resolve();
+  let queuedVerdicts = 0;
 
   // One log line per kind of rejection; the rest are counted (gpu_health_records_rejected_total) and the latest shown.
   const rejectionsLogged = new Set<string>();

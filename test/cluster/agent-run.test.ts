@@ -53,7 +53,7 @@ test('run: drill -> Node condition False on the API server; restart keeps lastTr
   assert.equal(st.lastWrite?.what, 'condition');
   assert.equal(st.lastWrite?.ok, true);
 
-  await new Promise((r) => setTimeout(r, 400)); // the state write after the finding
+  // No pause: the finding was on disk before the False was written.
   await a.kill();
   const b = await startAgentProcess(args);
   agents.push(b);

@@ -3,7 +3,7 @@
 // one's file after a DaemonSet rollback), started again.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
@@ -57,4 +57,24 @@ test('an unreadable saved finding is seen again from the kernel log, the readabl
   // The readable finding was restored, not counted a second time by the replay.
   assert.equal(st.gpus.find((g) => g.pci === '0000:86:00.0')?.findings[0]?.count, 1);
   await b.waitForLine((l) => typeof l.msg === 'string' && /could not be restored; the kernel log is read again/.test(l.msg));
+});
+
+test('a fatal finding is on disk before any reporter writes False: a SIGKILL right after loses nothing', async () => {
+  const s = scratch();
+  dirs.push(s.dir);
+  const log = join(s.dir, 'kern.log');
+  writeFileSync(log, '');
+  const args = ['--kmsg', 'none', '--log-file', log, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run'];
+  const a = await start(args);
+  await a.waitForLine((l) => l.msg === 'would write node condition');
+  appendFileSync(log, `${syslogStamp(Date.now())} gpu-node kernel: NVRM: Xid (PCI:0000:3b:00): 79, pid=1, name=x, GPU has fallen off the bus.\n`);
+  await a.waitForLine((l) => l.msg === 'would write node condition' && (l.condition as { status?: string }).status === 'False');
+  // The moment the write goes out, the evidence is already in the state file.
+  const saved = readFileSync(join(s.stateDir, 'state.json'), 'utf8');
+  await a.kill();
+  assert.match(saved, /"key":"xid:79"/);
+  const b = await start(args);
+  const st = await b.state();
+  assert.equal(st.condition.status, 'False');
+  assert.equal(st.gpus.find((g) => g.pci === PCI)?.findings[0]?.key, 'xid:79');
 });
