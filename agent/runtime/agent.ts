@@ -409,12 +409,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     rules: () => rulesView(view.rules, view.lastReload),
     metrics: async () => ({ contentType: m.registry.contentType, body: await m.registry.metrics() }),
   };
-  const debug: DebugServer = await startDebugServer(config.debugAddr, surface);
+  const refusedBy = (listener: string) => ({ onRefused: (why: string) => m.debugRefused.inc({ listener, why }) });
+  const debug: DebugServer = await startDebugServer(config.debugAddr, surface, 'all', refusedBy('debug'));
   const metricsAddr = config.metricsAddr;
   const metricsServer: DebugServer | null =
     metricsAddr === null
       ? null
-      : await startDebugServer(metricsAddr, surface, 'metrics').catch((err: Error) => {
+      : await startDebugServer(metricsAddr, surface, 'metrics', refusedBy('metrics')).catch((err: Error) => {
           throw new Error(`metrics listener ${formatListenAddress(metricsAddr)}: ${err.message}`);
         });
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');

@@ -35,6 +35,7 @@ export interface AgentMetrics {
   ruleReloads: Counter<'result'>;
   stateWrites: Counter<'result'>;
   notices: Counter<'type' | 'drill'>;
+  debugRefused: Counter<'listener' | 'why'>;
 }
 
 const P = 'gpu_health_';
@@ -141,5 +142,11 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     stateWrites: new Counter({ name: `${P}state_writes_total`, help: 'State file writes, result="ok" or "error"', labelNames: ['result'], registers: reg }),
     // No reason label: unknown codes would make its cardinality unbounded; findings by reason are in gpu_health_findings.
     notices: new Counter({ name: `${P}notices_total`, help: 'Notices (Events) raised, per type', labelNames: ['type', 'drill'], registers: reg }),
+    debugRefused: new Counter({
+      name: `${P}debug_connections_refused_total`,
+      help: 'Debug and metrics listener connections closed or requests turned away by a bound: why="capacity" (over 32 connections), "timeout" (headers or request too slow), "malformed" (bad or oversized request)',
+      labelNames: ['listener', 'why'],
+      registers: reg,
+    }),
   };
 }
