@@ -1,8 +1,7 @@
 // Abusive clients for the local surfaces, with real sockets: slowloris-style
-// connections that send a partial request and then nothing, and what a process
-// holds while they are open (descriptors, resident memory).
+// connections that send a partial request and then nothing, and a probe that
+// says what it got.
 import { connect, type Socket } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
 
 export interface IdleConnections {
   /** How many the server has accepted and not closed yet. */
@@ -51,17 +50,6 @@ export async function holdIdleConnections(port: number, n: number, batch = 250):
       sockets.clear();
     },
   };
-}
-
-/** Open descriptors of a process. */
-export function fdCount(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** Resident memory of a process, MiB. */
-export function rssMiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m === null ? Number.NaN : Number(m[1]) / 1024;
 }
 
 /** One GET with a hard deadline; the status, or the error's text when there was no answer. */

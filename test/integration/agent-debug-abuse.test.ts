@@ -5,7 +5,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
-import { fdCount, holdIdleConnections, probe } from '../helpers/sockets.ts';
+import { fdCount } from '../helpers/proc.ts';
+import { holdIdleConnections, probe } from '../helpers/sockets.ts';
 
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];
