@@ -125,8 +125,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   // Claim the state dir first: a second agent on it fails here, before it touches the state file.
   let clearHandler: ((gpu: string | undefined) => ControlReply) | null = null;
-  const control: Server = await listenControlSocket(config.stateDir, (req) =>
-    clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu),
+  const control: Server = await listenControlSocket(
+    config.stateDir,
+    (req) => (clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu)),
+    { onDenied: (uid, why) => log.warn({ uid }, `control socket: ${why}`) },
   );
 
   // Persisted state. A corrupt file is a warning and a clean start, never a crash.
