@@ -36,7 +36,8 @@ import { debugState, rulesView, withPods } from '../report/debug/views.ts';
 import { readBootId } from './boot-id.ts';
 import { readBootTime } from './boot-time.ts';
 import { nextCondition, sameCondition } from './condition.ts';
-import { listenControlSocket, type ControlReply } from './control-socket.ts';
+import { controlSocketPath, listenControlSocket, StateDirTaken, type ControlReply } from './control-socket.ts';
+import { createPersistence, type Persistence, type PersistenceView } from './persistence.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
 import { createSaver, type Saver } from './saver.ts';
 import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor, type LogFilePosition } from './state-file.ts';
@@ -92,6 +93,8 @@ export interface AgentView {
   lastWrite: WriteRecord | null;
   persisted: WriteRecord | null;
   lastReload: WriteRecord | null;
+  /** Whether state survives a restart (state file, control socket). */
+  persistence: () => PersistenceView;
 }
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
@@ -125,14 +128,24 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   // Claim the state dir first: a second agent on it fails here, before it touches the state file.
   let clearHandler: ((gpu: string | undefined) => ControlReply) | null = null;
-  const control: Server = await listenControlSocket(
-    config.stateDir,
-    (req) => (clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu)),
-    { onDenied: (uid, why) => log.warn({ uid }, `control socket: ${why}`) },
-  );
+  // Only that is fatal: a state dir that cannot hold the socket (read-only, ...) degrades to no clears and no persistence.
+  const startedAt = now();
+  const persistence: Persistence = createPersistence(config.stateDir, startedAt);
+  let control: Server | null = null;
+  try {
+    control = await listenControlSocket(
+      config.stateDir,
+      (req) => (clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu)),
+      { onDenied: (uid, why) => log.warn({ uid }, `control socket: ${why}`) },
+    );
+    persistence.controlSocketUp(controlSocketPath(config.stateDir));
+  } catch (err) {
+    if (err instanceof StateDirTaken) throw err;
+    persistence.controlSocketDown(controlSocketPath(config.stateDir), err as Error);
+    log.warn({ err: (err as Error).message, stateDir: config.stateDir }, 'control socket unavailable; `gpu-health-agent clear` cannot reach this agent');
+  }
 
   // Persisted state. A corrupt file is a warning and a clean start, never a crash.
-  const startedAt = now();
   const file = await readStateFile(config.stateDir);
   for (const w of file.warnings) log.warn({ stateDir: config.stateDir }, w);
   let health: HealthState;
@@ -168,6 +181,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     lastWrite: null,
     persisted: null,
     lastReload,
+    persistence: () => persistence.view(),
   };
   const reporters = opts.reporters;
 
@@ -195,6 +209,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     drillsIgnored: () => sumStats('drillsIgnored'),
     condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
     ready: () => view.ready,
+    persistence: () => persistence.view(),
   });
   for (const _ of ruleRefusals) m.ruleReloads.inc({ result: 'refused' });
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
@@ -221,7 +236,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       lastSaveAt = now();
       m.stateWrites.inc({ result: err === null ? 'ok' : 'error' });
       view.persisted = { at: lastSaveAt, what: 'state', ok: err === null, detail: err === null ? `${config.stateDir}/state.json` : err.message };
-      if (err !== null) log.error({ err: err.message, stateDir: config.stateDir }, 'cannot write the state file; will retry');
+      const outcome = persistence.written(err, lastSaveAt);
+      if (outcome.log !== null) log[outcome.log.level]({ err: err?.message, stateDir: config.stateDir }, outcome.log.msg);
+      send(outcome.notices);
     },
   );
 
@@ -454,7 +471,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       await Promise.allSettled(reporters.map(async (r) => r.stop()));
       await debug.close();
       await metricsServer?.close();
-      await new Promise<void>((resolve) => control.close(() => resolve()));
+      await new Promise<void>((resolve) => (control === null ? resolve() : control.close(() => resolve())));
       log.info('stopped');
     })();
     return stopping;

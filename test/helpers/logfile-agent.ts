@@ -22,9 +22,16 @@ export function xidLine(code: number, pci = LOG_PCI): string {
   return `Dec  1 08:44:00 it-node kernel: NVRM: Xid (PCI:${pci.slice(0, -2)}): ${code}, pid='<unknown>', name=<unknown>, test fault\n`;
 }
 
-export interface LogFileAgentOptions extends AgentProcessOptions {
-  /** Before the agent starts: prepare its state dir (modes, mounts' sources, files). */
-  prepare?: (paths: { dir: string; stateDir: string }) => void;
+export interface AgentPaths {
+  dir: string;
+  stateDir: string;
+}
+
+export interface LogFileAgentOptions extends Omit<AgentProcessOptions, 'wrap'> {
+  /** Before the agent starts: prepare its state dir (modes, files). */
+  prepare?: (paths: AgentPaths) => void;
+  /** A command that execs the agent (AgentProcessOptions.wrap), or one built from its paths. */
+  wrap?: string[] | ((paths: AgentPaths) => string[]);
   /** Wait for /readyz; default true. */
   ready?: boolean;
 }
@@ -33,10 +40,13 @@ export async function startLogFileAgent(extra: string[] = [], opts: LogFileAgent
   const s = scratch();
   const log = join(s.dir, 'kern.log');
   writeFileSync(log, '');
-  opts.prepare?.({ dir: s.dir, stateDir: s.stateDir });
+  const paths = { dir: s.dir, stateDir: s.stateDir };
+  opts.prepare?.(paths);
+  const { wrap: wrapOpt, prepare: _prepare, ready: _ready, ...procOpts } = opts;
+  const wrap = typeof wrapOpt === 'function' ? wrapOpt(paths) : wrapOpt;
   let a: AgentProcess;
   try {
-    a = await startAgentProcess(['--kmsg', 'none', '--log-file', log, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run', ...extra], opts);
+    a = await startAgentProcess(['--kmsg', 'none', '--log-file', log, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run', ...extra], { ...procOpts, ...(wrap === undefined ? {} : { wrap }) });
   } catch (err) {
     rmSync(s.dir, { recursive: true, force: true });
     throw err;
@@ -59,4 +69,15 @@ export async function startLogFileAgent(extra: string[] = [], opts: LogFileAgent
 export async function findingOn(a: AgentProcess, pci = LOG_PCI, timeoutMs = 4000): Promise<string> {
   const { value } = await waitFor(`a finding on ${pci}`, async () => (await a.state()).gpus.find((g) => g.pci === pci && g.findings.length > 0)?.health, timeoutMs);
   return value;
+}
+
+/**
+ * Runs the agent with its state dir bind-mounted read-only over itself, in a mount
+ * namespace of its own (unshare, private propagation): the test and every other
+ * process still see the directory writable, and the mount ends with the agent.
+ */
+export function readOnlyStateDir(p: AgentPaths): string[] {
+  if (/['\\]/.test(p.stateDir)) throw new Error(`unexpected characters in ${p.stateDir}`);
+  const d = `'${p.stateDir}'`;
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind ${d} ${d} && mount -o remount,bind,ro ${d} && exec "$0" "$@"`];
 }

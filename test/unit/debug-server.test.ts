@@ -27,6 +27,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
     drillsIgnored: () => 3,
     condition: () => ({ type: 'AcceleratedHardwareReady', status: 'False' }),
     ready: () => ready,
+    persistence: () => ({ ok: false, controlSocket: { ok: true } }),
   });
   metrics.ruleReloads.inc({ result: 'refused' });
   const surface: DebugSurface = {
@@ -70,6 +71,8 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
       'gpu_health_rule_reloads_total{result="refused"} 1',
       'gpu_health_ready 1',
       'gpu_health_drills_ignored_total 3',
+      'gpu_health_state_persisted 0',
+      'gpu_health_control_socket_up 1',
     ]) {
       assert.ok(m.body.includes(line), `metrics lack ${line}`);
     }

@@ -27,6 +27,8 @@ export interface MetricsReader {
   drillsIgnored(): number;
   condition(): { type: string; status: string } | null;
   ready(): boolean;
+  /** Whether state-file writes succeed and the control socket is up. */
+  persistence(): { ok: boolean; controlSocket: { ok: boolean } };
 }
 
 export interface AgentMetrics {
@@ -132,6 +134,23 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     registers: reg,
     collect() {
       this.set(read.ready() ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: `${P}state_persisted`,
+    help: '1 while the state file can be written (findings, cursor and condition survive a restart), 0 while writes fail (read-only or full state directory)',
+    registers: reg,
+    collect() {
+      this.set(read.persistence().ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${P}control_socket_up`,
+    help: '1 when the control socket (operator clears) is listening, 0 when it could not be created',
+    registers: reg,
+    collect() {
+      this.set(read.persistence().controlSocket.ok ? 1 : 0);
     },
   });
 

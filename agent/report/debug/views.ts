@@ -6,7 +6,7 @@ import type { AgentView } from '../../runtime/agent.ts';
 import type { KmsgCursor } from '../../runtime/state-file.ts';
 import type { WriteRecord } from '../../runtime/types.ts';
 import type { PodsView } from '../../runtime/pod-impact.ts';
-import type { DebugCondition, DebugState, DebugWrite } from './state-types.ts';
+import type { DebugCondition, DebugPersistence, DebugState, DebugWrite } from './state-types.ts';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -62,7 +62,13 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     drillsIgnored: v.sources.reduce((n, s) => n + (s.stats?.().drillsIgnored ?? 0), 0),
     findingsEvicted: h.evicted,
     podResources: { state: 'disabled', socket: null, detail: '', fetchedAt: null },
+    persistence: persistenceView(v),
   };
+}
+
+function persistenceView(v: AgentView): DebugPersistence {
+  const p = v.persistence();
+  return { ok: p.ok, since: iso(p.since), detail: p.detail, controlSocket: p.controlSocket };
 }
 
 export function rulesView(table: RuleTable, lastReload: WriteRecord | null): unknown {
