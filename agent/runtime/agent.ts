@@ -28,6 +28,7 @@ import {
 } from '../health/index.ts';
 import { actionOf, reasonOf, severityOf } from '../health/describe.ts';
 import { loadDefaults, loadRuleFile } from '../rules/load.ts';
+import { riskyRulesNotice } from '../rules/risk.ts';
 import { watchRuleFile, type RuleWatcher } from '../rules/watch.ts';
 import type { RuleTable } from '../rules/types.ts';
 import { createMetrics, type AgentMetrics } from '../report/debug/metrics.ts';
@@ -210,6 +211,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
     ready: () => view.ready,
     persistence: () => persistence.view(),
+    rulesRisky: () => view.rules.risky.length,
   });
   for (const _ of ruleRefusals) m.ruleReloads.inc({ result: 'refused' });
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
@@ -363,6 +365,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
   send(startNotices);
   for (const err of ruleRefusals) refuseRules(err);
+  warnIfRisky(view.rules);
+
+  function warnIfRisky(table: RuleTable): void {
+    const n = riskyRulesNotice(table, now());
+    if (n === null) return;
+    log.warn({ rules: table.origin, risky: table.risky }, 'rule table makes application-caused or unknown codes fatal: a user program can get a healthy node marked broken');
+    send([n]);
+  }
 
   function refuseRules(error: string): void {
     log.error({ rules: config.rules, error }, 'rule file refused; the last good table stays in force');
@@ -388,6 +398,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         view.lastReload = { at: now(), what: 'rules', ok: true, detail: `loaded ${table.origin}` };
         m.ruleReloads.inc({ result: 'ok' });
         log.info({ rules: table.origin, overridden: table.overridden.length }, 'rule file reloaded');
+        warnIfRisky(table);
         // tick() re-classifies existing findings against the new table.
         const t = now();
         const r = tick(view.health, view.rules, t);

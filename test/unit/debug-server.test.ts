@@ -28,6 +28,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
     condition: () => ({ type: 'AcceleratedHardwareReady', status: 'False' }),
     ready: () => ready,
     persistence: () => ({ ok: false, controlSocket: { ok: true } }),
+    rulesRisky: () => 2,
   });
   metrics.ruleReloads.inc({ result: 'refused' });
   const surface: DebugSurface = {
@@ -72,6 +73,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
       'gpu_health_ready 1',
       'gpu_health_drills_ignored_total 3',
       'gpu_health_state_persisted 0',
+      'gpu_health_rules_risky 2',
       'gpu_health_control_socket_up 1',
     ]) {
       assert.ok(m.body.includes(line), `metrics lack ${line}`);

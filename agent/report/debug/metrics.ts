@@ -27,6 +27,8 @@ export interface MetricsReader {
   drillsIgnored(): number;
   condition(): { type: string; status: string } | null;
   ready(): boolean;
+  /** Entries of the effective rule table that make application-caused or unknown codes fatal. */
+  rulesRisky(): number;
   /** Whether state-file writes succeed and the control socket is up. */
   persistence(): { ok: boolean; controlSocket: { ok: boolean } };
 }
@@ -137,6 +139,14 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     },
   });
 
+  new Gauge({
+    name: `${P}rules_risky`,
+    help: 'Entries of the effective rule table that make application-caused, no-action or unknown codes fatal (a user program can then get a healthy node replaced)',
+    registers: reg,
+    collect() {
+      this.set(read.rulesRisky());
+    },
+  });
   new Gauge({
     name: `${P}state_persisted`,
     help: '1 while the state file can be written (findings, cursor and condition survive a restart), 0 while writes fail (read-only or full state directory)',

@@ -78,6 +78,11 @@ export function rulesView(table: RuleTable, lastReload: WriteRecord | null): unk
     overridden: table.overridden,
     lastReload: write(lastReload),
     unknown: table.unknown,
-    entries: [...table.entries.values()],
+    // Entries that make application-caused or unknown codes fatal, listed and marked on the entry.
+    risky: table.risky,
+    entries: [...table.entries].map(([key, e]) => {
+      const why = table.risky.find((r) => r.key === key)?.why;
+      return why === undefined ? e : { ...e, risky: why };
+    }),
   };
 }
