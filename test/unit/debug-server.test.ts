@@ -29,6 +29,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
     ready: () => ready,
     persistence: () => ({ ok: false, controlSocket: { ok: true } }),
     rulesRisky: () => 2,
+    linesSuppressed: () => [{ what: 'finding', count: 9 }],
   });
   metrics.ruleReloads.inc({ result: 'refused' });
   const surface: DebugSurface = {
@@ -74,6 +75,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
       'gpu_health_drills_ignored_total 3',
       'gpu_health_state_persisted 0',
       'gpu_health_rules_risky 2',
+      'gpu_health_log_lines_suppressed_total{what="finding"} 9',
       'gpu_health_control_socket_up 1',
     ]) {
       assert.ok(m.body.includes(line), `metrics lack ${line}`);

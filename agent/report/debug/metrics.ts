@@ -29,6 +29,8 @@ export interface MetricsReader {
   ready(): boolean;
   /** Entries of the effective rule table that make application-caused or unknown codes fatal. */
   rulesRisky(): number;
+  /** Log lines left out by a line budget, per kind of line. */
+  linesSuppressed(): Array<{ what: string; count: number }>;
   /** Whether state-file writes succeed and the control socket is up. */
   persistence(): { ok: boolean; controlSocket: { ok: boolean } };
 }
@@ -139,6 +141,16 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     },
   });
 
+  new Counter({
+    name: `${P}log_lines_suppressed_total`,
+    help: 'Log lines left out by a rate limit, per kind: what="finding" and "fatal-finding" (one line per new finding, each a burst of 50 then 5 a second), "control-denied"',
+    labelNames: ['what'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const l of read.linesSuppressed()) this.inc({ what: l.what }, l.count);
+    },
+  });
   new Gauge({
     name: `${P}rules_risky`,
     help: 'Entries of the effective rule table that make application-caused, no-action or unknown codes fatal (a user program can then get a healthy node replaced)',
