@@ -2,7 +2,7 @@
 // the condition as last decided, in one file so they can never disagree. A
 // write goes to a temp file, is fsynced, then renamed over the old one, so a
 // crash at any point leaves either the old or the new state, never half.
-import { open, rename, mkdir } from 'node:fs/promises';
+import { open, rename, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readBoundedText } from '../config/read-bounded.ts';
@@ -89,14 +89,20 @@ export async function writeStateFile(dir: string, doc: Omit<StateDoc, 'version'>
   const path = join(dir, STATE_FILE);
   const tmp = `${path}.tmp-${process.pid}`;
   const body = JSON.stringify({ version: VERSION, ...doc });
-  const file = await open(tmp, 'w', 0o600);
   try {
-    await file.writeFile(body);
-    await file.sync();
-  } finally {
-    await file.close();
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(body);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A half-written temp file (a full disk) would hold the space the next try needs.
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
-  await rename(tmp, path);
   // The rename itself is durable only once the directory entry is on disk.
   const dirHandle = await open(dir, 'r');
   try {
