@@ -1,6 +1,7 @@
 // The real agent's debug endpoint under abuse from the node itself: thousands of
 // idle loopback connections (slowloris). The agent runs with 2,048 descriptors,
-// so what took 20,000 connections against the pod's limit takes 6,000 here.
+// so what took 20,000 connections against the pod's limit takes 6,000 here. And
+// an endpoint put on a non-loopback address is warned about.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -43,4 +44,19 @@ test('6,000 idle loopback connections neither exhaust the descriptors nor stop /
   } finally {
     idle.close();
   }
+});
+
+test('a --debug-addr that is not loopback is warned about at start', async () => {
+  const s = scratch();
+  dirs.push(s.dir);
+  writeFileSync(`${s.dir}/kern.log`, '');
+  const a = await startAgentProcess(['--kmsg', 'none', '--log-file', `${s.dir}/kern.log`, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run', '--debug-addr', '0.0.0.0:0']);
+  agents.push(a);
+  const w = await a.waitForLine((l) => l.level === 40 && String(l.msg).startsWith('--debug-addr is not a loopback address'));
+  assert.equal(w.debugAddr, '0.0.0.0:0');
+  assert.ok(!a.lines.some((l) => l.level === 40 && String(l.msg).startsWith('--debug-addr') && l !== w), 'one warning');
+  const quiet = await startAgentProcess(['--kmsg', 'none', '--log-file', `${s.dir}/kern.log`, '--state-dir', `${s.stateDir}-2`, '--boot-id-file', s.bootIdFile, '--dry-run']);
+  agents.push(quiet);
+  await waitFor('ready', async () => ((await quiet.get('/readyz')).status === 200 ? true : undefined), 5000);
+  assert.ok(!quiet.lines.some((l) => String(l.msg).startsWith('--debug-addr')), 'no warning on 127.0.0.1');
 });
