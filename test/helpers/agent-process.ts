@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { DebugState } from '../../agent/report/debug/state-types.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const MAIN = join(ROOT, 'dist/agent/main.js');
+/** The built agent; GPU_HEALTH_AGENT_MAIN points the tests (and `npm run faults`) at another build, e.g. an older release's. */
+export const MAIN = process.env.GPU_HEALTH_AGENT_MAIN ?? join(ROOT, 'dist/agent/main.js');
 
 export function requireBuild(): void {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before the integration tests`);

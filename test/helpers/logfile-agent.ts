@@ -36,7 +36,8 @@ export interface LogFileAgentOptions extends Omit<AgentProcessOptions, 'wrap'> {
   ready?: boolean;
 }
 
-export async function startLogFileAgent(extra: string[] = [], opts: LogFileAgentOptions = {}): Promise<LogFileAgent> {
+/** `extra`: more flags, or flags built from the agent's paths (after `prepare`). */
+export async function startLogFileAgent(extra: string[] | ((paths: AgentPaths) => string[]) = [], opts: LogFileAgentOptions = {}): Promise<LogFileAgent> {
   const s = scratch();
   const log = join(s.dir, 'kern.log');
   writeFileSync(log, '');
@@ -46,7 +47,8 @@ export async function startLogFileAgent(extra: string[] = [], opts: LogFileAgent
   const wrap = typeof wrapOpt === 'function' ? wrapOpt(paths) : wrapOpt;
   let a: AgentProcess;
   try {
-    a = await startAgentProcess(['--kmsg', 'none', '--log-file', log, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run', ...extra], { ...procOpts, ...(wrap === undefined ? {} : { wrap }) });
+    const flags = typeof extra === 'function' ? extra(paths) : extra;
+    a = await startAgentProcess(['--kmsg', 'none', '--log-file', log, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run', ...flags], { ...procOpts, ...(wrap === undefined ? {} : { wrap }) });
   } catch (err) {
     rmSync(s.dir, { recursive: true, force: true });
     throw err;

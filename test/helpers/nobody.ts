@@ -1,0 +1,60 @@
+// A local unprivileged user against the agent's control socket: node run as
+// uid/gid 65534 (`nobody`) through setpriv, with small client scripts.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync } from 'node:fs';
+import type { AgentPaths } from './logfile-agent.ts';
+
+/** Runs `script` under node as uid/gid 65534; resolves with its stdout. */
+export function asNobody(script: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    p.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      if (code === 0) resolve(out);
+      else reject(new Error(`nobody's client exited ${code}: ${err}`));
+    });
+  });
+}
+
+// Connects to argv[1] and sends a clear; prints the reply or the connect error's code.
+export const CLEAR = `
+const s = require('node:net').createConnection(process.argv[1]);
+let buf = '';
+s.on('connect', () => s.write('{"op":"clear"}\\n'));
+s.on('data', (c) => (buf += c));
+s.on('end', () => console.log(buf.trim()));
+s.on('error', (e) => console.log(JSON.stringify({ connectError: e.code })));
+`;
+
+// Loops connect() on argv[1] for argv[2] ms from before the agent creates it; holds the
+// first connection that gets through, sends a clear argv[3] ms later, prints the reply.
+export const RACE = `
+const net = require('node:net');
+const [path, forMs, waitMs] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const end = Date.now() + forMs;
+let tries = 0;
+const attempt = () => {
+  tries++;
+  const s = net.createConnection(path);
+  s.on('connect', () => {
+    let buf = '';
+    s.on('data', (c) => (buf += c));
+    s.on('end', () => console.log(JSON.stringify({ connected: true, tries, reply: buf.trim() })));
+    setTimeout(() => s.write('{"op":"clear"}\\n'), waitMs);
+  });
+  s.on('error', () => (Date.now() < end ? setImmediate(attempt) : console.log(JSON.stringify({ connected: false, tries }))));
+};
+attempt();
+`;
+
+/** The state dir as the chart's hostPath DirectoryOrCreate leaves it: 0755, inside a directory others may enter. */
+export function openStateDir({ dir, stateDir }: AgentPaths): void {
+  chmodSync(dir, 0o755);
+  mkdirSync(stateDir);
+  chmodSync(stateDir, 0o755);
+}
