@@ -2,7 +2,8 @@
 // uid/gid 65534 (`nobody`) through setpriv, with small client scripts.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
-import type { AgentPaths } from './logfile-agent.ts';
+import { join } from 'node:path';
+import { startLogFileAgent, type AgentPaths, type LogFileAgent } from './logfile-agent.ts';
 
 /** Runs `script` under node as uid/gid 65534; resolves with its stdout. */
 export function asNobody(script: string, args: string[], timeoutMs = 10_000): Promise<string> {
@@ -57,4 +58,28 @@ export function openStateDir({ dir, stateDir }: AgentPaths): void {
   chmodSync(dir, 0o755);
   mkdirSync(stateDir);
   chmodSync(stateDir, 0o755);
+}
+
+export interface RaceResult {
+  connected: boolean;
+  tries: number;
+  /** The agent's answer to the clear, when nobody got a connection. */
+  reply?: string;
+}
+
+/**
+ * Starts the agent under umask 000 in a 0755 state dir while nobody loops connect() on
+ * its control socket from before the start (for 1.5 s), holding the first connection
+ * that gets through and sending a clear on it 1.5 s later, once a finding is there.
+ */
+export async function startAgentRacedByNobody(): Promise<{ agent: LogFileAgent; race: Promise<RaceResult> }> {
+  let race: Promise<string> | null = null;
+  const agent = await startLogFileAgent([], {
+    wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"'],
+    prepare: (p) => {
+      openStateDir(p);
+      race = asNobody(RACE, [join(p.stateDir, 'control.sock'), '1500', '1500']);
+    },
+  });
+  return { agent, race: (race as unknown as Promise<string>).then((out) => JSON.parse(out) as RaceResult) };
 }

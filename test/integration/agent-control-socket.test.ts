@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { findingOn, startLogFileAgent, type LogFileAgent } from '../helpers/logfile-agent.ts';
-import { asNobody, CLEAR, openStateDir, RACE } from '../helpers/nobody.ts';
+import { asNobody, CLEAR, openStateDir, startAgentRacedByNobody } from '../helpers/nobody.ts';
 
 const agents: LogFileAgent[] = [];
 after(async () => {
@@ -18,19 +18,12 @@ after(async () => {
 
 test('under umask 000 the control socket is created 0600: nobody racing connect() from before the start never gets a clear through', { timeout: 30_000 }, async () => {
   for (let round = 0; round < 3; round++) {
-    let race: Promise<string> | null = null;
-    const agent = await startLogFileAgent([], {
-      wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"'],
-      prepare: (p) => {
-        openStateDir(p);
-        race = asNobody(RACE, [join(p.stateDir, 'control.sock'), '1500', '1500']);
-      },
-    });
+    const { agent, race } = await startAgentRacedByNobody();
     agents.push(agent);
     agent.xid(79);
     assert.equal(await findingOn(agent.a), 'fatal');
     assert.equal(statSync(join(agent.stateDir, 'control.sock')).mode & 0o777, 0o600);
-    const result = JSON.parse(await (race as unknown as Promise<string>)) as { connected: boolean; tries: number; reply?: string };
+    const result = await race;
     assert.ok(result.tries > 10, `the racer kept trying (${result.tries})`);
     if (result.connected) assert.match(result.reply ?? '', /"ok":false/, `round ${round}: a connection that got in was refused: ${result.reply}`);
     assert.equal(await findingOn(agent.a), 'fatal', 'nothing was cleared');

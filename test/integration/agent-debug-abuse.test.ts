@@ -4,27 +4,19 @@
 // an endpoint put on a non-loopback address is warned about.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
-import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { startLogFileAgent, type LogFileAgent } from '../helpers/logfile-agent.ts';
 import { fdCount } from '../helpers/proc.ts';
 import { holdIdleConnections, probe } from '../helpers/sockets.ts';
 
-const dirs: string[] = [];
-const agents: AgentProcess[] = [];
+const agents: LogFileAgent[] = [];
 after(async () => {
-  for (const a of agents) await a.kill();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const a of agents) await a.dispose();
 });
 
 test('6,000 idle loopback connections neither exhaust the descriptors nor stop /healthz; the refusals are counted', async () => {
-  const s = scratch();
-  dirs.push(s.dir);
-  writeFileSync(`${s.dir}/kern.log`, '');
-  const a = await startAgentProcess(['--kmsg', 'none', '--log-file', `${s.dir}/kern.log`, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run'], {
-    wrap: ['prlimit', '--nofile=2048:2048'],
-  });
-  agents.push(a);
-  await waitFor('ready', async () => ((await a.get('/readyz')).status === 200 ? true : undefined), 5000);
+  const agent = await startLogFileAgent([], { wrap: ['prlimit', '--nofile=2048:2048'] });
+  agents.push(agent);
+  const { a } = agent;
   const pid = a.proc.pid as number;
   const idle = await holdIdleConnections(a.port, 6000);
   try {
@@ -47,16 +39,12 @@ test('6,000 idle loopback connections neither exhaust the descriptors nor stop /
 });
 
 test('a --debug-addr that is not loopback is warned about at start', async () => {
-  const s = scratch();
-  dirs.push(s.dir);
-  writeFileSync(`${s.dir}/kern.log`, '');
-  const a = await startAgentProcess(['--kmsg', 'none', '--log-file', `${s.dir}/kern.log`, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run', '--debug-addr', '0.0.0.0:0']);
-  agents.push(a);
-  const w = await a.waitForLine((l) => l.level === 40 && String(l.msg).startsWith('--debug-addr is not a loopback address'));
+  const loud = await startLogFileAgent(['--debug-addr', '0.0.0.0:0']);
+  agents.push(loud);
+  const w = await loud.a.waitForLine((l) => l.level === 40 && String(l.msg).startsWith('--debug-addr is not a loopback address'));
   assert.equal(w.debugAddr, '0.0.0.0:0');
-  assert.ok(!a.lines.some((l) => l.level === 40 && String(l.msg).startsWith('--debug-addr') && l !== w), 'one warning');
-  const quiet = await startAgentProcess(['--kmsg', 'none', '--log-file', `${s.dir}/kern.log`, '--state-dir', `${s.stateDir}-2`, '--boot-id-file', s.bootIdFile, '--dry-run']);
+  assert.equal(loud.a.lines.filter((l) => String(l.msg).startsWith('--debug-addr')).length, 1, 'one warning');
+  const quiet = await startLogFileAgent();
   agents.push(quiet);
-  await waitFor('ready', async () => ((await quiet.get('/readyz')).status === 200 ? true : undefined), 5000);
-  assert.ok(!quiet.lines.some((l) => String(l.msg).startsWith('--debug-addr')), 'no warning on 127.0.0.1');
+  assert.ok(!quiet.a.lines.some((l) => String(l.msg).startsWith('--debug-addr')), 'no warning on 127.0.0.1');
 });

@@ -5,41 +5,36 @@
 // its last good table, or starts clean.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { paddedRuleFile, RULES_V1, tamperedStateFile } from '../helpers/big-files.ts';
 import { configMap } from '../helpers/configmap.ts';
+import { startLogFileAgent, type LogFileAgent } from '../helpers/logfile-agent.ts';
 import { peakRssMiB } from '../helpers/proc.ts';
 
-const dirs: string[] = [];
-const agents: AgentProcess[] = [];
+const agents: LogFileAgent[] = [];
 const disposers: Array<() => void> = [];
 after(async () => {
-  for (const a of agents) await a.kill();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const a of agents) await a.dispose();
   for (const d of disposers) d();
 });
 
-async function agentWithRules(rules: string): Promise<AgentProcess> {
-  const s = scratch();
-  dirs.push(s.dir);
-  writeFileSync(join(s.dir, 'kern.log'), '');
-  const a = await startAgentProcess(['--kmsg', 'none', '--log-file', join(s.dir, 'kern.log'), '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run', '--rules', rules]);
-  agents.push(a);
-  await waitFor('ready', async () => ((await a.get('/readyz')).status === 200 ? true : undefined), 5000);
-  return a;
+async function agentWithRules(rules: string | ((dir: string) => string)): Promise<AgentProcess> {
+  const agent = await startLogFileAgent((p) => ['--rules', typeof rules === 'string' ? rules : rules(p.dir)]);
+  agents.push(agent);
+  return agent.a;
 }
 
 const entry43 = async (a: AgentProcess): Promise<string | undefined> =>
   (JSON.parse((await a.get('/debug/rules')).body) as { entries: Array<{ family: string; code: number; severity: string }> }).entries.find((e) => e.family === 'xid' && e.code === 43)?.severity;
 
 test('an oversized rule file at start is refused unread with a clear error; the agent runs on the defaults', async () => {
-  const s = scratch();
-  dirs.push(s.dir);
-  const big = join(s.dir, 'overrides.yaml');
-  paddedRuleFile(big, 1_000_000, 'fatal');
-  const a = await agentWithRules(big);
+  const a = await agentWithRules((dir) => {
+    const big = join(dir, 'overrides.yaml');
+    paddedRuleFile(big, 1_000_000, 'fatal');
+    return big;
+  });
   const refused = await a.waitForLine((l) => l.msg === 'rule file refused; the last good table stays in force');
   assert.match(String(refused.error), /overrides\.yaml: \d+ bytes, over the 256 KiB limit for a rule file/);
   await a.waitForLine((l) => l.msg === 'would write event' && (l.event as { reason: string }).reason === 'GPUHealthRulesRefused');
@@ -75,17 +70,17 @@ test('a hot reload to an oversized or too dense rule file is refused, the last g
 });
 
 test('a state file over the bound is set aside unread; the agent starts clean and replays, at no cost in memory', async () => {
-  const s = scratch();
-  dirs.push(s.dir);
-  mkdirSync(s.stateDir, { mode: 0o700 });
-  tamperedStateFile(join(s.stateDir, 'state.json'), s.bootId, 24 * 1024 * 1024);
-  writeFileSync(join(s.dir, 'kern.log'), '');
-  const a = await startAgentProcess(['--kmsg', 'none', '--log-file', join(s.dir, 'kern.log'), '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run']);
-  agents.push(a);
-  await waitFor('ready', async () => ((await a.get('/readyz')).status === 200 ? true : undefined), 5000);
+  const agent = await startLogFileAgent([], {
+    prepare: (p) => {
+      mkdirSync(p.stateDir, { mode: 0o700 });
+      tamperedStateFile(join(p.stateDir, 'state.json'), 'any-boot', 24 * 1024 * 1024);
+    },
+  });
+  agents.push(agent);
+  const { a } = agent;
   const warning = a.lines.find((l) => typeof l.msg === 'string' && l.msg.includes('state.json'));
   assert.match(String(warning?.msg), /state\.json: \d+ bytes, over the 16 MiB limit for the state file; not read; kept as state\.json\.corrupt, starting clean/);
-  assert.ok(existsSync(join(s.stateDir, 'state.json.corrupt')));
+  assert.ok(existsSync(join(agent.stateDir, 'state.json.corrupt')));
   assert.equal((await a.state()).gpus.length, 0);
   const peak = peakRssMiB(a.proc.pid as number);
   assert.ok(peak < 150, `peak RSS ${peak.toFixed(0)} MiB`);

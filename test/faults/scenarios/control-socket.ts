@@ -1,26 +1,17 @@
 // D11: nobody racing connect() on the control socket under umask 000, over several
 // starts (against the old chmod-after-listen it won about two starts in three).
-import { join } from 'node:path';
-import { LOG_PCI, startLogFileAgent } from '../../helpers/logfile-agent.ts';
-import { asNobody, openStateDir, RACE } from '../../helpers/nobody.ts';
+import { LOG_PCI } from '../../helpers/logfile-agent.ts';
+import { startAgentRacedByNobody } from '../../helpers/nobody.ts';
 import { outcome, type Scenario } from '../scenario.ts';
 
 const STARTS = 3;
 
 /** One start of the agent with nobody racing; whether nobody's clear was served, and the finding kept. */
 async function oneStart(): Promise<{ served: boolean; held: boolean; tries: number }> {
-  let race: Promise<string> | null = null;
-  const agent = await startLogFileAgent([], {
-    wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"'],
-    prepare: (p) => {
-      openStateDir(p);
-      // It connects as soon as it can and sends a clear 1.5 s later, once the finding is there.
-      race = asNobody(RACE, [join(p.stateDir, 'control.sock'), '1500', '1500']);
-    },
-  });
+  const { agent, race } = await startAgentRacedByNobody();
   try {
     agent.xid(79);
-    const r = JSON.parse(await (race as unknown as Promise<string>)) as { connected: boolean; tries: number; reply?: string };
+    const r = await race;
     const held = (await agent.a.state()).gpus.some((g) => g.pci === LOG_PCI && g.health === 'fatal');
     return { served: r.connected && /"ok":true/.test(r.reply ?? ''), held, tries: r.tries };
   } finally {
