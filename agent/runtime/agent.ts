@@ -34,7 +34,7 @@ import type { RuleTable } from '../rules/types.ts';
 import { createMetrics, type AgentMetrics } from '../report/debug/metrics.ts';
 import { startDebugServer, type DebugServer, type DebugSurface } from '../report/debug/server.ts';
 import { debugState, rulesView, withPods } from '../report/debug/views.ts';
-import { createLineBudget, FINDING_LINES } from '../report/log/line-budget.ts';
+import { createLineBudgets } from '../report/log/line-budget.ts';
 import { readBootId } from './boot-id.ts';
 import { readBootTime } from './boot-time.ts';
 import { nextCondition, sameCondition } from './condition.ts';
@@ -129,13 +129,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
 
   // Lines an outside event can multiply (a storm of distinct findings, a peer hammering the control socket) are bounded.
-  // Fatal findings have a budget of their own, so a storm of warnings never hides one.
-  const findingLines = { fatal: createLineBudget(FINDING_LINES), other: createLineBudget(FINDING_LINES) };
-  const deniedLines = createLineBudget({ burst: 5, perSecond: 0.1, summaryEveryMs: 60_000 });
+  const lines = createLineBudgets();
 
-  // Claim the state dir first: a second agent on it fails here, before it touches the state file.
+  // Claim the state dir first: a second agent on it fails here, before it touches the state file. Only
+  // that is fatal: a state dir that cannot hold the socket (read-only, ...) means no clears and no persistence.
   let clearHandler: ((gpu: string | undefined) => ControlReply) | null = null;
-  // Only that is fatal: a state dir that cannot hold the socket (read-only, ...) degrades to no clears and no persistence.
   const startedAt = now();
   const persistence: Persistence = createPersistence(config.stateDir, startedAt);
   let control: Server | null = null;
@@ -143,7 +141,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     control = await listenControlSocket(
       config.stateDir,
       (req) => (clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu)),
-      { onDenied: (uid, why) => deniedLines.take(now()) && log.warn({ uid }, `control socket: ${why}`) },
+      { onDenied: (uid, why) => lines.budget('control-denied').take(now()) && log.warn({ uid }, `control socket: ${why}`) },
     );
     persistence.controlSocketUp(controlSocketPath(config.stateDir));
   } catch (err) {
@@ -218,11 +216,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ready: () => view.ready,
     persistence: () => persistence.view(),
     rulesRisky: () => view.rules.risky.length,
-    linesSuppressed: () => [
-      { what: 'finding', count: findingLines.other.suppressedTotal() },
-      { what: 'fatal-finding', count: findingLines.fatal.suppressedTotal() },
-      { what: 'control-denied', count: deniedLines.suppressedTotal() },
-    ],
+    linesSuppressed: () => lines.suppressed(),
   });
   for (const _ of ruleRefusals) m.ruleReloads.inc({ result: 'refused' });
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
@@ -294,7 +288,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       // One info line per finding, within the budget; its repeats (an Xid storm) only at debug level.
       const level = f.count === 1 ? 'info' : 'debug';
       const severity = severityOf(f);
-      if (log.isLevelEnabled(level) && findingLines[severity === 'fatal' ? 'fatal' : 'other'].take(t)) {
+      if (log.isLevelEnabled(level) && lines.budget(severity === 'fatal' ? 'fatal-finding' : 'finding').take(t)) {
         log[level](
           {
             finding: { id, reason: reasonOf(f), severity, action: actionOf(f), count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, detail: f.detail },
@@ -483,9 +477,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     if (t - lastSaveAt >= CURSOR_SAVE_MS && progress(kmsgCursor(), positions()) !== savedProgress) saver.markDirty();
     settle(t);
-    for (const [what, budget] of [['finding', findingLines.other], ['fatal finding', findingLines.fatal], ['control socket refusal', deniedLines]] as const) {
-      const left = budget.summary(t);
-      if (left !== null) log.warn({ what, notLogged: left.suppressed, since: new Date(left.since).toISOString() }, 'log lines left out by the rate limit; what they reported is in /debug/state and the metrics');
+    for (const left of lines.summaries(t)) {
+      log.warn({ what: left.what, notLogged: left.suppressed, since: new Date(left.since).toISOString() }, 'log lines left out by the rate limit; what they reported is in /debug/state and the metrics');
     }
   }, TICK_MS);
 

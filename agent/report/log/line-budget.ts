@@ -55,3 +55,33 @@ export function createLineBudget(opts: LineBudgetOptions): LineBudget {
     },
   };
 }
+
+/** The agent's budgets, by the `what` label of gpu_health_log_lines_suppressed_total. */
+export type BudgetedLine = 'finding' | 'fatal-finding' | 'control-denied';
+
+export interface LineBudgets {
+  budget(what: BudgetedLine): LineBudget;
+  /** For the metric. */
+  suppressed(): Array<{ what: BudgetedLine; count: number }>;
+  /** Summaries due at `at`, for a warning line each. */
+  summaries(at: number): Array<{ what: BudgetedLine } & LineSummary>;
+}
+
+/** Fatal findings have a budget of their own, so a storm of warnings never hides one; refused control-socket peers get a small one. */
+export function createLineBudgets(): LineBudgets {
+  const budgets: Record<BudgetedLine, LineBudget> = {
+    finding: createLineBudget(FINDING_LINES),
+    'fatal-finding': createLineBudget(FINDING_LINES),
+    'control-denied': createLineBudget({ burst: 5, perSecond: 0.1, summaryEveryMs: 60_000 }),
+  };
+  const entries = Object.entries(budgets) as Array<[BudgetedLine, LineBudget]>;
+  return {
+    budget: (what) => budgets[what],
+    suppressed: () => entries.map(([what, b]) => ({ what, count: b.suppressedTotal() })),
+    summaries: (at) =>
+      entries.flatMap(([what, b]) => {
+        const s = b.summary(at);
+        return s === null ? [] : [{ what, ...s }];
+      }),
+  };
+}
