@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { KmsgReader } from '../agent/sources/kmsg/reader.ts';
 import { parseKmsgRecord, type KmsgRecord } from '../agent/parse/kmsg-record.ts';
 import { createKmsgPipeline, type KmsgSourceStats } from '../agent/sources/kmsg/source.ts';
+import { rejectionCounts } from '../agent/parse/kernel-log.ts';
 
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
@@ -105,7 +106,7 @@ const baseline = best(() => {
 });
 const pipeline = best(() => {
   let obs = 0;
-  const stats: KmsgSourceStats = { drillsIgnored: 0, nonKernelDropped: 0 };
+  const stats: KmsgSourceStats = { drillsIgnored: 0, rejected: rejectionCounts() };
   const run = createKmsgPipeline({ acceptDrills: false, bootWallMs: 0, stats, onObservation: () => obs++ });
   let recs = 0;
   for (const b of data.batches) {
@@ -125,7 +126,7 @@ async function realReplay(): Promise<{ records: number; ms: number; replays: num
   }
   let records = 0;
   let replays = 0;
-  const stats: KmsgSourceStats = { drillsIgnored: 0, nonKernelDropped: 0 };
+  const stats: KmsgSourceStats = { drillsIgnored: 0, rejected: rejectionCounts() };
   const run = createKmsgPipeline({ acceptDrills: false, bootWallMs: 0, stats, onObservation: () => {} });
   const t = performance.now();
   // The ring is often small: replay it with fresh readers until 50,000 records or 3 s.

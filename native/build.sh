@@ -17,7 +17,7 @@ CFLAGS=(-std=c11 -O2 -g -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror 
 build() {
   local name="$1" target="$out/$1" soname="$2" src="$here/$3"
   shift 3
-  local deps=("$src" "$here/build.sh" "$here"/dcgm/*.h)
+  local deps=("$src" "$here/build.sh" "$here"/dcgm/*.h "$here"/nvml/*.h)
   local newer=0
   if [[ ! -f "$target" ]]; then newer=1; else
     for d in "${deps[@]}"; do [[ "$d" -nt "$target" ]] && newer=1; done

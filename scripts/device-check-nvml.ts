@@ -1,6 +1,7 @@
 // Device check: loads NVML through the agent's own binding and worker (the same
 // code the NVML source runs) and prints what it sees, in one short run (< 60 s):
-// identity, counters, and an event wait that should time out on a healthy GPU.
+// identity, counters, the source's status detail (which readings this driver or
+// GPU lacks), and an event wait that should time out on a healthy GPU.
 //
 //   node scripts/device-check-nvml.ts [--lib PATH] [--wait-ms N]
 //   GHA_NVML_LIB=native/build/libnvidia-ml.so.1 node scripts/device-check-nvml.ts   (stand-in)
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { CallWorker } from '../agent/sources/gpu/call-worker.ts';
 import { normalizePciBusId } from '../agent/sources/gpu/pci.ts';
 import { recoveryAction } from '../agent/sources/gpu/recovery.ts';
+import { nvmlStatusDetail } from '../agent/sources/nvml/status-detail.ts';
 import type { CountersResult, OpenResult, WaitEvent } from '../agent/sources/nvml/worker.ts';
 
 const { values } = parseArgs({ options: { lib: { type: 'string' }, 'wait-ms': { type: 'string' } } });
@@ -49,6 +51,8 @@ async function main(): Promise<number> {
       recoveryActionName: g.recoveryAction === null ? null : recoveryAction(g.recoveryAction).name,
     })),
   });
+
+  print('status', { detail: nvmlStatusDetail(open, c) });
 
   const w0 = performance.now();
   const events = await worker.call<WaitEvent[]>('wait', { timeoutMs: waitMs, max: 64 }, waitMs + CALL_TIMEOUT_MS);

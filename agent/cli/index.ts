@@ -11,6 +11,7 @@ const commands: Record<string, [string, () => Promise<Command>]> = {
   clear: ['clear findings (all, or one GPU) in the running agent', async () => (await import('./clear.ts')).command],
   drill: ['write a marked test Xid/SXid record to the kernel log', async () => (await import('./drill.ts')).command],
   parse: ['print the NVIDIA records found in a kernel log (file or stdin)', async () => (await import('./parse.ts')).command],
+  fleet: ['list the cluster\'s GPU nodes: condition, heartbeat, repair timing and budget', async () => (await import('./fleet.ts')).command],
   rules: ['validate a rule file, or explain the effective entry for a code', async () => (await import('./rules.ts')).command],
   demo: ['run the agent with a drill and show a GPU going bad', async () => (await import('./demo.ts')).command],
 };

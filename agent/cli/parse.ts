@@ -4,9 +4,9 @@
 // long lines, and never fails on garbage: exit 0 unless the file cannot be opened.
 import fs from 'node:fs';
 import type { Command } from './index.ts';
-import { isDrillText } from '../parse/drill-marker.ts';
-import { fromKernel, stripLinePrefix } from '../parse/line-prefix.ts';
-import { createNvidiaLineParser, mayBeNvidia, type NvidiaRecord } from '../parse/nvidia.ts';
+import { createKernelLogRecogniser, REJECTION_TEXT } from '../parse/kernel-log.ts';
+import { stripLinePrefix } from '../parse/line-prefix.ts';
+import { mayBeNvidia, type NvidiaRecord } from '../parse/nvidia.ts';
 
 /** No kernel record is longer than 8 KiB; keep a generous margin, drop the rest of the line. */
 const MAX_LINE = 64 * 1024;
@@ -20,16 +20,20 @@ export interface ParsedOutput {
   [field: string]: unknown;
 }
 
-/** Line-by-line state of a parse run, usable without a CLI around it. */
-export function createParseRun(emit: (out: ParsedOutput) => void): (line: string, lineNo: number) => void {
-  const kernel = createNvidiaLineParser();
-  const drills = createNvidiaLineParser();
+/**
+ * Line-by-line state of a parse run, usable without a CLI around it. Every
+ * record that looks like NVIDIA's is printed; `counts` says whether the agent
+ * would take it as evidence (a drill: only with --accept-drills) and `why` why not.
+ */
+export function createParseRun(emit: (out: ParsedOutput) => void, acceptDrills = false): (line: string, lineNo: number) => void {
+  const recogniser = createKernelLogRecogniser();
   return (line, lineNo) => {
-    if (!mayBeNvidia(line)) return;
+    if (!mayBeNvidia(line)) {
+      if (line.charCodeAt(0) !== 0x20 && line.charCodeAt(0) !== 0x09) recogniser.other();
+      return;
+    }
     const s = stripLinePrefix(line);
-    const drill = isDrillText(s.message, s.ident);
-    const recs = (drill ? drills : kernel).push(s.message);
-    for (const r of recs) {
+    for (const { record: r, drill, rejected } of recogniser.line(s)) {
       const span = r.kind === 'fallen-off-bus' ? r.spanLines : 1;
       const out: ParsedOutput = { lineNo: lineNo - span + 1, ...r };
       if (span > 1) out.endLineNo = lineNo;
@@ -38,8 +42,12 @@ export function createParseRun(emit: (out: ParsedOutput) => void): (line: string
       if (s.facility !== null) out.facility = s.facility;
       if (s.ident !== null) out.ident = s.ident;
       out.drill = drill;
-      // The agent drops records that say they are not from the kernel (unless drills are accepted).
-      out.evidence = drill ? 'drill' : fromKernel(s) === false ? 'not-kernel' : 'kernel';
+      out.evidence = rejected !== null ? 'rejected' : drill ? 'drill' : 'kernel';
+      out.counts = rejected === null && (!drill || acceptDrills);
+      if (rejected !== null) {
+        out.rejected = rejected;
+        out.why = REJECTION_TEXT[rejected];
+      } else if (drill && !acceptDrills) out.why = 'a drill: counts only where the agent runs with --accept-drills';
       emit(out);
     }
   };
@@ -86,9 +94,11 @@ export const command: Command = {
       process.stdout.write(
         'usage: gpu-health-agent parse [FILE]\n\n' +
           'Reads kernel-log lines from FILE (or stdin): dmesg, dmesg -T, dmesg -x, syslog/journal,\n' +
-          'raw /dev/kmsg records, or bare messages. Prints one JSON object per recognised record\n' +
-          '(kind xid, sxid, xid154, fallen-off-bus, gpu-identity) with lineNo, code, pci and the\n' +
-          'parsed fields. Other lines print nothing.\n',
+          'raw /dev/kmsg records, or bare messages. Prints one JSON object per record that looks\n' +
+          "like NVIDIA's (kind xid, sxid, xid154, fallen-off-bus, gpu-identity) with lineNo, code,\n" +
+          'pci and the parsed fields, and whether the agent would count it as evidence ("counts";\n' +
+          'when not, "rejected" and "why": not the driver\'s own record from its first byte, no\n' +
+          'PCI address, not from the kernel, a drill). Other lines print nothing.\n',
       );
       return 0;
     }

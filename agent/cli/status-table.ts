@@ -38,6 +38,21 @@ export function formatStatus(s: DebugState): string {
   const ps = s.persistence;
   if (ps !== undefined && !ps.ok) out.push(`state NOT persisted: ${ps.detail} (since ${ps.since}); a restart forgets the findings`);
   if (ps !== undefined && !ps.controlSocket.ok) out.push(`control socket unavailable: ${ps.controlSocket.detail}`);
+  // Older agents have no devices / rejected fields.
+  const dev = s.devices as DebugState['devices'] | undefined;
+  if (dev !== undefined) {
+    const from = Object.entries(dev.byOrigin).map(([o, n]) => `${n} from ${o}`).join(', ');
+    const check = dev.enforced ? 'kernel records must name one' : 'sysfs listed none: kernel records are checked by their format alone';
+    out.push(`NVIDIA devices known: ${dev.known}${from === '' ? '' : ` (${from})`}; ${check}`);
+  }
+  for (const src of s.sources) {
+    const r = src.rejected ?? null;
+    if (r === null || Object.keys(r).length === 0) continue;
+    const total = Object.values(r).reduce((a, b) => a + b, 0);
+    out.push(`${src.source}: ${total} record(s) looked like NVIDIA's and were not evidence: ${Object.entries(r).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  }
+  const last = (s.rejected as DebugState['rejected'] | undefined)?.at(-1);
+  if (last !== undefined) out.push(`  latest: ${last.at} ${last.source} ${last.why}: ${last.text}`);
   return out.join('\n') + '\n';
 }
 
@@ -56,7 +71,8 @@ function num(n: number | null): string {
   return n === null ? '-' : String(n);
 }
 
-function table(header: string[], rows: string[][]): string[] {
+/** Columns padded to their widest cell; the last one is not padded. */
+export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
   return [line(header), ...rows.map(line)];

@@ -42,6 +42,8 @@ export interface AgentConfig {
   bootIdFile: string;
   /** This boot's start comes from here (uptime or btime). */
   uptimeFile: string;
+  /** Where sysfs is mounted: the node's NVIDIA PCI devices are read from <root>/bus/pci/devices. */
+  sysfsRoot: string;
   logLevel: LogLevel;
   /** The --config file, if any, for the startup log line. */
   configFile: string | null;
@@ -130,6 +132,7 @@ function resolve(c: RawConfig, configFile: string | null, io: LoadEnv): AgentCon
     podEvents: c.podEvents === true,
     bootIdFile: str('bootIdFile') ?? '/proc/sys/kernel/random/boot_id',
     uptimeFile: str('uptimeFile') ?? '/proc/uptime',
+    sysfsRoot: str('sysfsRoot') ?? '/sys',
     logLevel: (str('logLevel') as LogLevel | undefined) ?? 'info',
     configFile,
   };

@@ -40,6 +40,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'podResourcesSocket', flag: 'pod-resources-socket', kind: 'string', help: 'kubelet pod-resources socket, to name the pods on a faulty GPU (default /var/lib/kubelet/pod-resources/kubelet.sock; "none" disables)' },
   { key: 'podEvents', flag: 'pod-events', kind: 'bool', help: 'also post an Event regarding each Pod that holds a faulty GPU (needs rbac.podEvents)' },
   { key: 'bootIdFile', flag: 'boot-id-file', kind: 'string', help: 'boot id source (default /proc/sys/kernel/random/boot_id)' },
+  { key: 'sysfsRoot', flag: 'sysfs-root', kind: 'string', help: 'where sysfs is mounted; a kernel record must name one of the NVIDIA devices under <root>/bus/pci/devices (default /sys)' },
   { key: 'uptimeFile', flag: 'uptime-file', kind: 'string', help: 'this boot\'s start, for skipping --log-file lines of earlier boots: /proc/uptime or a /proc/stat btime line (default /proc/uptime)' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'trace | debug | info | warn | error (default info)' },
 ];

@@ -33,6 +33,7 @@ export const ConfigFileSchema = z.strictObject({
   podEvents: z.boolean().optional(),
   bootIdFile: nonEmpty.optional(),
   uptimeFile: nonEmpty.optional(),
+  sysfsRoot: nonEmpty.optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
 });
 

@@ -19,6 +19,8 @@ export { isReady, verdictOf, MESSAGE_MAX, READY_REASON, UNOBSERVABLE_REASON } fr
 export { describeHealth, findingView } from './view.ts';
 export type { FindingView, GpuView, HealthView } from './view.ts';
 export { normalizePci } from './identity.ts';
+export { learnDevices } from './devices.ts';
+export type { DeviceOrigin } from './devices.ts';
 
 export interface Step {
   state: HealthState;

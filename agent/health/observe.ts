@@ -18,6 +18,7 @@ import type { Notice } from '../model/verdict.ts';
 import { classify } from '../rules/classify.ts';
 import type { RuleMatch, RuleTable } from '../rules/types.ts';
 import { bounded, isFatal, isLoud } from './describe.ts';
+import { devicesOf, foreignRecord, learnDevices } from './devices.ts';
 import { resolveGpu } from './identity.ts';
 import { recoveredGpu, reclassify } from './lifecycle.ts';
 import { findingNotice } from './notices.ts';
@@ -180,9 +181,13 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
   const e = obs.evidence;
 
   if (e.kind === 'gpu-identity' || e.kind === 'gpu-inventory') {
+    const named = devicesOf(obs);
+    if (named !== null) learnDevices(state, named.pcis, named.origin);
     for (const ref of e.kind === 'gpu-identity' ? [e.gpu] : e.gpus) resolveGpu(state, ref, now, true, isFatal);
     return { state, notices, finding: null };
   }
+  const foreign = foreignRecord(state, obs);
+  if (foreign !== null) return { state, notices: [...notices, foreign], finding: null };
 
   const m = classify(rules, e);
   if (m === null) return { state, notices, finding: null };

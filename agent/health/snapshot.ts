@@ -53,6 +53,8 @@ const Snap = z.object({
   ignored: z.number().int().nonnegative(),
   gpus: z.array(GpuSnap),
   nodeOccurrences: z.array(z.tuple([z.string(), z.number(), z.array(Occ)])),
+  /** The node's NVIDIA devices this boot; absent in files of older agents. */
+  devices: z.array(z.tuple([z.string(), z.enum(['sysfs', 'kernel', 'dcgm', 'nvml'])])).optional(),
 });
 type SnapDoc = z.infer<typeof Snap>;
 
@@ -89,6 +91,7 @@ export function toSnapshot(state: HealthState): SnapDoc {
       })),
     })),
     nodeOccurrences: [...state.nodeOccurrences].map(([k, v]) => [k, v.windowMs, v.list.map((o) => ({ ...o }))]),
+    devices: [...state.devices.known],
   };
 }
 
@@ -103,6 +106,7 @@ export function emptyState(bootId: string, limits: HealthLimits = DEFAULT_LIMITS
     ignored: 0,
     limits,
     table: null,
+    devices: { known: new Map(), listed: false, foreign: {}, lastForeign: null },
   };
 }
 
@@ -166,6 +170,11 @@ export function fromSnapshot(json: unknown, bootId: string, rules: RuleTable, no
     }
   }
   for (const [k, windowMs, list] of doc.nodeOccurrences) state.nodeOccurrences.set(k, { windowMs, list });
+  // A device that fell off the bus may be gone from sysfs: remembered, but only for the boot that saw it.
+  if (doc.bootId === bootId) {
+    for (const [pci, origin] of doc.devices ?? []) state.devices.known.set(pci, origin);
+    state.devices.listed = [...state.devices.known.values()].includes('sysfs');
+  }
   const notices: Notice[] = [];
   if (doc.bootId !== bootId) rebootClear(state, now, notices);
   return { state, warnings: [], notices };

@@ -81,6 +81,18 @@ export interface HealthState {
   limits: HealthLimits;
   /** The table the findings' entries came from; a different one passed in re-classifies them. */
   table: RuleTable | null;
+  /** NVIDIA devices this node has, this boot (devices.ts). */
+  devices: NodeDevices;
+}
+
+export interface NodeDevices {
+  /** Normalised PCI address -> who named it first. */
+  known: Map<string, 'sysfs' | 'kernel' | 'dcgm' | 'nvml'>;
+  /** sysfs listed at least one: only then must a kernel record name a known device. */
+  listed: boolean;
+  /** Kernel-log fault records that named no device of this node, not counted, per source. */
+  foreign: Record<string, number>;
+  lastForeign: { at: number; source: string; what: string; pci: string | null } | null;
 }
 
 export const NODE_ID = 'node';

@@ -42,6 +42,16 @@ export interface HealthView {
   totals: Record<'fatal' | 'warning' | 'info', number>;
   evicted: number;
   ignored: number;
+  /** The node's NVIDIA devices as known this boot, and kernel records that named none of them. */
+  devices: {
+    known: number;
+    /** True once sysfs listed them: only then must a kernel record name one of them. */
+    enforced: boolean;
+    byOrigin: Record<string, number>;
+    /** Per source. */
+    foreignRecords: Record<string, number>;
+    lastForeign: { at: string; source: string; what: string; pci: string | null } | null;
+  };
 }
 
 const ORDER = ['fatal', 'warning', 'info', 'ok'] as const;
@@ -86,5 +96,14 @@ export function describeHealth(state: HealthState): HealthView {
     gpus.push({ id: gpu.id, index: gpu.index, pci: gpu.pci, uuid: gpu.uuid, health, lastSeen: iso(gpu.lastSeen), findings });
   }
   gpus.sort((a, b) => (a.index ?? 1e9) - (b.index ?? 1e9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { bootId: state.bootId, gpus, totals, evicted: state.evicted, ignored: state.ignored };
+  const byOrigin: Record<string, number> = {};
+  for (const origin of state.devices.known.values()) byOrigin[origin] = (byOrigin[origin] ?? 0) + 1;
+  const lf = state.devices.lastForeign;
+  return {
+    bootId: state.bootId, gpus, totals, evicted: state.evicted, ignored: state.ignored,
+    devices: {
+      known: state.devices.known.size, enforced: state.devices.listed, byOrigin, foreignRecords: { ...state.devices.foreign },
+      lastForeign: lf === null ? null : { ...lf, at: iso(lf.at) },
+    },
+  };
 }

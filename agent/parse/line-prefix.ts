@@ -13,6 +13,10 @@ export interface StrippedLine {
   level: number | null;
   /** Syslog identifier (`kernel`, `Xorg`, the drill tag, ...) when the line had one. */
   ident: string | null;
+  /** The identifier carried a `[pid]` (`kernel[31337]:`): the kernel never writes one. */
+  identPid: boolean;
+  /** The line began with white space: how dmesg and journalctl print a message's continuation lines. */
+  indented: boolean;
   /** The timestamp exactly as written, when there was one. */
   timestamp: string | null;
   /** Monotonic microseconds since boot (`[  123.456789]` or a raw kmsg record). */
@@ -43,10 +47,10 @@ const CALLER = /^\[ {0,8}[TC]\d{1,7}\] ?/;
 const HUMAN = /^\[[^\]\d\s]{1,12}\d{1,2} \d{2}:\d{2}\] ?/;
 // dmesg -T / --ctime: `[Mon Nov 27 10:00:00 2026]`, any locale.
 const CTIME = /^\[[^\]\d]{0,24}\d{1,2},? {1,2}\d{2}:\d{2}:\d{2}[^\]]{0,24}\] ?/;
-const IDENT = /^([A-Za-z0-9_.\-/@()]{1,64})(?:\[\d{1,10}\])?:$/;
+const IDENT = /^([A-Za-z0-9_.\-/@()]{1,64})(\[\d{1,10}\])?:$/;
 
-function blank(message: string): StrippedLine {
-  return { message, facility: null, level: null, ident: null, timestamp: null, monoUsec: null, seq: null };
+function blank(message: string, indented: boolean): StrippedLine {
+  return { message, facility: null, level: null, ident: null, identPid: false, indented, timestamp: null, monoUsec: null, seq: null };
 }
 
 function takeMono(out: StrippedLine): void {
@@ -77,6 +81,7 @@ function takeHostIdent(out: StrippedLine): void {
   const i1 = IDENT.exec(t1);
   if (i1 !== null && (i1[1] === 'kernel' || i1[1] === DRILL_TAG || t1.includes('['))) {
     out.ident = i1[1] ?? null;
+    out.identPid = i1[2] !== undefined;
     out.message = s.slice(sp1 + 1);
     return;
   }
@@ -85,6 +90,7 @@ function takeHostIdent(out: StrippedLine): void {
   const i2 = IDENT.exec(t2);
   if (i2 !== null && i2[1] !== 'NVRM') {
     out.ident = i2[1] ?? null;
+    out.identPid = i2[2] !== undefined;
     out.message = sp2 === -1 ? '' : s.slice(sp2 + 1);
   }
 }
@@ -105,12 +111,12 @@ function strip(line: string): StrippedLine {
     const rec = parseKmsgRecord(s);
     if (rec !== null) {
       return {
-        message: rec.text, facility: rec.facility, level: rec.level, ident: null,
-        timestamp: null, monoUsec: rec.usec, seq: rec.seq,
+        message: rec.text, facility: rec.facility, level: rec.level, ident: null, identPid: false,
+        indented: lead > 0, timestamp: null, monoUsec: rec.usec, seq: rec.seq,
       };
     }
   }
-  const out = blank(s);
+  const out = blank(s, lead > 0);
   const prio = PRIO.exec(s);
   if (prio !== null) {
     const p = Number(prio[1]);

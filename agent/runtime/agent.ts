@@ -19,6 +19,7 @@ import {
   emptyHealth,
   fromSnapshot,
   isReady,
+  learnDevices,
   observe,
   tick,
   toSnapshot,
@@ -42,8 +43,10 @@ import { controlSocketPath, listenControlSocket, StateDirTaken, type ControlRepl
 import { createPersistence, type Persistence, type PersistenceView } from './persistence.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
 import { createSaver, type Saver } from './saver.ts';
+import { scanNvidiaFunctions } from '../sources/sysfs/nvidia-devices.ts';
+import { riskyKernelSettings } from '../sources/kmsg/kernel-settings.ts';
 import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor, type LogFilePosition } from './state-file.ts';
-import type { Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
+import type { RejectedRecord, Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
 
 /** Housekeeping period: quiet windows, source status polls, readiness. 1 s keeps an idle agent idle. */
 export const TICK_MS = 1000;
@@ -53,6 +56,10 @@ export const SAVE_DELAY_MS = 200;
 const POD_VIEW_BOUND_MS = 1000;
 /** A cursor or log-file offset that moved without any finding is persisted at most this often. */
 const CURSOR_SAVE_MS = 10_000;
+/** sysfs is listed again this often, for devices that appear after start. */
+const DEVICE_SCAN_MS = 60_000;
+/** Rejected kernel records kept for /debug/state. */
+const RECENT_REJECTED = 8;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -97,6 +104,8 @@ export interface AgentView {
   lastReload: WriteRecord | null;
   /** Whether state survives a restart (state file, control socket). */
   persistence: () => PersistenceView;
+  /** The latest kernel records rejected as not the driver's (bounded), for /debug/state. */
+  rejected: Array<RejectedRecord & { at: number }>;
 }
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
@@ -173,6 +182,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     health = emptyHealth(bootId);
   }
   const resumed = file.doc !== null && file.doc.bootId === bootId;
+  // Before the kernel log is replayed: which NVIDIA devices this node has.
+  const scanDevices = (state: HealthState): void => {
+    const scan = scanNvidiaFunctions(config.sysfsRoot);
+    const before = state.devices.known.size;
+    learnDevices(state, scan.devices.map((d) => d.pci), 'sysfs');
+    if (scan.error !== null) log.warn({ sysfsRoot: config.sysfsRoot, err: scan.error }, 'cannot list PCI devices');
+    else if (state.devices.known.size !== before || !devicesLogged) {
+      devicesLogged = true;
+      const gpus = scan.devices.filter((d) => d.kind === 'gpu').length;
+      log[state.devices.listed ? 'info' : 'warn'](
+        { sysfsRoot: config.sysfsRoot, gpus, switches: scan.devices.length - gpus, known: state.devices.known.size },
+        state.devices.listed ? 'NVIDIA devices of this node' : 'sysfs lists no NVIDIA device: kernel records are checked by their format alone',
+      );
+    }
+  };
+  let devicesLogged = false;
+  scanDevices(health);
+  const kernelRisks = config.kmsg === null ? [] : riskyKernelSettings();
+  for (const risk of kernelRisks) log.warn({ setting: risk }, 'a kernel setting weakens the kernel log as evidence');
 
   const view: AgentView = {
     config,
@@ -187,6 +215,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     persisted: null,
     lastReload,
     persistence: () => persistence.view(),
+    rejected: [],
   };
   const reporters = opts.reporters;
 
@@ -196,7 +225,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       [...view.statuses.values()].map((status) => {
         const st = view.sources.find((s) => s.name === status.source)?.stats?.();
         const skipped = st?.skippedPreviousBoot;
-        return { source: status.source, up: status.state === 'up', recordsRead: st?.recordsRead ?? 0, recordsLost: st?.recordsLost ?? 0, ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }) };
+        const foreign = view.health.devices.foreign[status.source] ?? 0;
+        const rejected = st?.rejected === undefined && foreign === 0 ? undefined : { ...st?.rejected, 'foreign-device': foreign };
+        return {
+          source: status.source,
+          up: status.state === 'up',
+          disabled: status.state === 'disabled',
+          recordsRead: st?.recordsRead ?? 0,
+          recordsLost: st?.recordsLost ?? 0,
+          ...(skipped === undefined ? {} : { skippedPreviousBoot: skipped }),
+          ...(rejected === undefined ? {} : { rejected }),
+          ...(st?.writableByOthers === undefined ? {} : { writableByOthers: st.writableByOthers }),
+        };
       }),
     findings: () => {
       const counts = new Map<string, { reason: string; severity: string; drill: boolean; count: number }>();
@@ -212,6 +252,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     },
     findingsEvicted: () => view.health.evicted,
     drillsIgnored: () => sumStats('drillsIgnored'),
+    devicesKnown: () => view.health.devices.known.size,
     condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
     ready: () => view.ready,
     persistence: () => persistence.view(),
@@ -278,11 +319,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
   };
 
+  // One log line per kind of rejection; the rest are counted (gpu_health_records_rejected_total) and the latest shown.
+  const rejectionsLogged = new Set<string>();
+  const firstOfKind = (kind: string): boolean => !rejectionsLogged.has(kind) && rejectionsLogged.add(kind) !== undefined;
+  const onRejected = (r: RejectedRecord): void => {
+    view.rejected.push({ ...r, at: now() });
+    if (view.rejected.length > RECENT_REJECTED) view.rejected.shift();
+    if (!firstOfKind(`${r.source}/${r.why}`)) return;
+    log.warn({ rejected: r }, "kernel record looks like NVIDIA's but is not the driver's whole record: not evidence; more of this kind are only counted");
+  };
+
   const onObservation = (obs: Observation): void => {
     const t = now();
     m.observations.inc({ source: obs.source, kind: obs.evidence.kind, drill: String(obs.drill) });
     const r = observe(view.health, obs, view.rules, t);
     view.health = r.state;
+    const foreign = r.notices.find((n) => n.reason === 'GPUHealthRecordRejected');
+    if (foreign !== undefined && firstOfKind(`${obs.source}/foreign-device`)) {
+      log.warn({ source: obs.source, note: foreign.note }, 'kernel record names no NVIDIA device of this node: not evidence; more of this kind are only counted');
+    }
     if (r.finding !== null && r.finding.counted) {
       const { gpu, id, finding: f } = r.finding;
       // One info line per finding, within the budget; its repeats (an Xid storm) only at debug level.
@@ -317,7 +372,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     });
   };
 
-  const onStatus = (status: SourceStatus): void => {
+
+  const onStatus = (reported: SourceStatus): void => {
+    // Where no device is known, a kernel record is judged by its format alone: the source status says so.
+    const kernelLog = (reported.source === 'kmsg' || reported.source === 'logfile') && reported.state === 'up';
+    const notes = [
+      ...(kernelLog && !view.health.devices.listed ? ['sysfs lists no NVIDIA device: records checked by their format alone'] : []),
+      ...(reported.source === 'kmsg' && kernelLog ? kernelRisks : []),
+    ];
+    const status = notes.length === 0 ? reported : { ...reported, detail: [reported.detail, ...notes].join('; ') };
     const prev = view.statuses.get(status.source);
     if (prev !== undefined && prev.state === status.state && prev.caughtUp === status.caughtUp && prev.detail === status.detail) return;
     view.statuses.set(status.source, status);
@@ -460,14 +523,19 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
   log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
 
-  view.sources = opts.sources({ onObservation, onStatus }, { cursor, resumed, logFiles, bootTimeMs });
+  view.sources = opts.sources({ onObservation, onStatus, onRejected }, { cursor, resumed, logFiles, bootTimeMs });
   for (const s of view.sources) {
     await s.start();
     if (s.status !== undefined) onStatus(s.status());
   }
 
+  let lastDeviceScan = now();
   const timer = setInterval(() => {
     const t = now();
+    if (t - lastDeviceScan >= DEVICE_SCAN_MS) {
+      lastDeviceScan = t;
+      scanDevices(view.health);
+    }
     for (const s of view.sources) if (s.status !== undefined) onStatus(s.status());
     const r = tick(view.health, view.rules, t);
     view.health = r.state;

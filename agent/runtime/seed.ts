@@ -7,11 +7,10 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { emptyHealth, toSnapshot } from '../health/index.ts';
 import { writeStateFile } from './state-file.ts';
 
-/** The sequence number of the newest record in the ring buffer; -1 when it is empty. */
-export function kmsgLastSeq(path = '/dev/kmsg'): number {
+/** Reads every record now in the ring, oldest first, without waiting for new ones. */
+export function forEachKmsgRecord(path: string, onRecord: (raw: string) => void): void {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(8192);
-  let last = -1;
+  const buf = Buffer.alloc(16 * 1024);
   try {
     for (;;) {
       let n: number;
@@ -24,12 +23,20 @@ export function kmsgLastSeq(path = '/dev/kmsg'): number {
         throw err;
       }
       if (n <= 0) break;
-      const seq = Number(buf.toString('latin1', 0, Math.min(n, 64)).split(',')[1]);
-      if (Number.isFinite(seq)) last = seq;
+      onRecord(buf.toString('latin1', 0, n));
     }
   } finally {
     closeSync(fd);
   }
+}
+
+/** The sequence number of the newest record in the ring buffer; -1 when it is empty. */
+export function kmsgLastSeq(path = '/dev/kmsg'): number {
+  let last = -1;
+  forEachKmsgRecord(path, (raw) => {
+    const seq = Number(raw.slice(0, 64).split(',')[1]);
+    if (Number.isFinite(seq)) last = seq;
+  });
   return last;
 }
 

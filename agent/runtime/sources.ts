@@ -7,7 +7,9 @@ import { KmsgSource } from '../sources/kmsg/source.ts';
 import { LogFileSource } from '../sources/logfile/source.ts';
 import { createGpuSource } from '../sources/gpu/index.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
-import type { Source, SourceCallbacks } from './types.ts';
+import { REJECTIONS, rejectionCounts, type Rejection, type RejectionCounts } from '../parse/kernel-log.ts';
+import type { NvidiaRecord } from '../parse/nvidia.ts';
+import type { RejectedRecord, Source, SourceCallbacks } from './types.ts';
 
 export interface SourceContext {
   /** Persisted resume point; the kmsg reader ignores it when its boot id is not the current one. */
@@ -36,6 +38,7 @@ export function kmsgSource(config: AgentConfig, cb: SourceCallbacks, ctx: Source
     acceptDrills: config.acceptDrills,
     now: ctx.now,
     onObservation: (obs) => cb.onObservation(obs),
+    onRejected: (why, record, raw) => cb.onRejected?.(rejectedRecord('kmsg', why, record, raw.text)),
     onCaughtUp: push,
   });
   const s = src;
@@ -47,7 +50,7 @@ export function kmsgSource(config: AgentConfig, cb: SourceCallbacks, ctx: Source
     cursor: () => s.cursor(),
     stats: () => {
       const l = s.liveness();
-      return { recordsRead: l.recordsRead, recordsLost: l.lostCount, drillsIgnored: s.stats.drillsIgnored };
+      return { recordsRead: l.recordsRead, recordsLost: l.lostCount, drillsIgnored: s.stats.drillsIgnored, rejected: s.stats.rejected };
     },
   };
 }
@@ -64,6 +67,7 @@ export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sou
         now: ctx.now,
         bootTimeMs: ctx.bootTimeMs ?? null,
         onObservation: (obs) => cb.onObservation(obs),
+        onRejected: (why, record, line) => cb.onRejected?.(rejectedRecord('logfile', why, record, line.message)),
       }),
   );
   const status = (): SourceStatus => combine(files.map((f) => f.status()));
@@ -83,8 +87,21 @@ export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sou
       recordsLost: 0,
       drillsIgnored: files.reduce((n, f) => n + f.stats.drillsIgnored, 0),
       skippedPreviousBoot: files.reduce((n, f) => n + f.stats.skippedPreviousBoot, 0),
+      rejected: sumCounts(files.map((f) => f.stats.rejected)),
+      writableByOthers: files.filter((f) => f.stats.writableByOthers).length,
     }),
   };
+}
+
+function sumCounts(all: RejectionCounts[]): RejectionCounts {
+  const sum = rejectionCounts();
+  for (const c of all) for (const r of REJECTIONS) sum[r] += c[r];
+  return sum;
+}
+
+function rejectedRecord(source: 'kmsg' | 'logfile', why: Rejection, record: NvidiaRecord, text: string): RejectedRecord {
+  const looked = record.code === null ? record.kind : `${record.kind} ${record.code}`;
+  return { source, why, looked, pci: record.pci, text: text.length > 160 ? `${text.slice(0, 159)}…` : text };
 }
 
 /** Worst state wins; caught up only when every file is. */

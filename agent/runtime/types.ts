@@ -3,13 +3,27 @@
 // verdict and notices into writes somewhere (API server, log). Neither knows
 // about the other or about rules.
 import type { Observation, SourceName } from '../model/evidence.ts';
+import type { Rejection, RejectionCounts } from '../parse/kernel-log.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { PodRef } from '../model/pod-ref.ts';
 import type { Notice, NodeVerdict } from '../model/verdict.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 
+/** A kernel-log record that looked like NVIDIA's and is not evidence, for one log line per kind. */
+export interface RejectedRecord {
+  source: SourceName;
+  why: Rejection;
+  /** What it looked like: `xid 79`, `fallen-off-bus`, ... */
+  looked: string;
+  pci: string | null;
+  /** The start of the record's text, bounded. */
+  text: string;
+}
+
 export interface SourceCallbacks {
   onObservation(obs: Observation): void;
+  /** Kernel-log sources: a record that is not the driver's whole record (already counted in stats). */
+  onRejected?(r: RejectedRecord): void;
   /** Push a status change at once (caught up, died); the runtime also polls status() every tick. */
   onStatus(status: SourceStatus): void;
 }
@@ -21,6 +35,10 @@ export interface SourceStats {
   drillsIgnored: number;
   /** Log-file lines written by an earlier boot, not taken as evidence (logfile only). */
   skippedPreviousBoot?: number;
+  /** Records that looked like NVIDIA's and were not evidence, by why (kernel-log sources). */
+  rejected?: RejectionCounts;
+  /** Followed log files that a user other than root can write (logfile only). */
+  writableByOthers?: number;
 }
 
 export interface Source {

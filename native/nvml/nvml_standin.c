@@ -2,9 +2,9 @@
  * STAND-IN libnvidia-ml.so.1 for tests and demos on machines without NVIDIA GPUs.
  *
  * Exports the versioned NVML symbols gpu-health-agent binds (nvmlInit_v2,
- * nvmlDeviceGetPciInfo_v3, nvmlEventSetWait_v2, ...) with NVML's struct layouts
- * (nvmlPciInfo_t 68 B, nvmlEventData_t 32 B, nvmlFieldValue_t 40 B). It is not
- * NVIDIA's library: `nvmlStandinVersion()` says so, and the real one lacks it.
+ * nvmlDeviceGetPciInfo_v3, nvmlEventSetWait_v2, ...) with NVML's struct layouts,
+ * as declared in nvml_standin.h. It is not NVIDIA's library:
+ * `nvmlStandinVersion()` says so, and the real one lacks it.
  *
  * Faults are injected through an append-only control file named by the env var
  * NVML_STANDIN_CONTROL (scripts/standin/nvml.ts writes it). Each line is a
@@ -16,6 +16,13 @@
  *   xid GPU CODE               an nvmlEventTypeXidCriticalError event with eventData = CODE
  *   event GPU TYPE DATA        any event type (decimal mask) with its data
  *   hang 1|0                   every call blocks while hang is 1, as a wedged driver would
+ *   driver VERSION             the version nvmlSystemGetDriverVersion reports (default 580.00.00-standin)
+ *   supported GPU TYPES        the event types (decimal mask) a GPU supports, as an older driver
+ *                              or a smaller GPU offers fewer
+ *   nofield FIELD              a field id the driver does not know: nvmlDeviceGetFieldValues answers
+ *                              it with NVML_ERROR_NOT_SUPPORTED (what a real older driver answers
+ *                              is unverified; the binding treats every per-field error alike);
+ *                              `nofield clear` knows every field again
  * Like the real driver, an event set only records events that happen after
  * nvmlDeviceRegisterEvents.
  */
@@ -29,88 +36,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
+#include "nvml_standin.h"
 
-typedef int nvmlReturn_t;
-#define NVML_SUCCESS 0
-#define NVML_ERROR_UNINITIALIZED 1
-#define NVML_ERROR_INVALID_ARGUMENT 2
-#define NVML_ERROR_NOT_SUPPORTED 3
-#define NVML_ERROR_NOT_FOUND 6
-#define NVML_ERROR_INSUFFICIENT_SIZE 7
-#define NVML_ERROR_TIMEOUT 10
-#define NVML_ERROR_GPU_IS_LOST 15
-#define NVML_ERROR_UNKNOWN 999
+#define EXPORT __attribute__((visibility("default")))
 
 #define MAX_GPUS 64
 #define QUEUE_LEN 256
 #define MAX_SETS 16
+#define MAX_UNKNOWN_FIELDS 16
 
-#define EV_XID 0x8ULL
-#define EV_SUPPORTED (0x1ULL | 0x2ULL | 0x8ULL | 0x400ULL | 0x800ULL | 0x8000ULL)
+#define EV_ALL                                                                                                  \
+    (nvmlEventTypeSingleBitEccError | nvmlEventTypeDoubleBitEccError | nvmlEventTypeXidCriticalError |        \
+     nvmlEventTypeDramRetirementEvent | nvmlEventTypeDramRetirementFailure | nvmlEventTypeGpuRecoveryAction)
 
 struct nvmlDevice_st {
     unsigned int index;
 };
-typedef struct nvmlDevice_st *nvmlDevice_t;
-
-typedef struct {
-    char busIdLegacy[16];
-    unsigned int domain;
-    unsigned int bus;
-    unsigned int device;
-    unsigned int pciDeviceId;
-    unsigned int pciSubSystemId;
-    char busId[32];
-} nvmlPciInfo_t;
-
-typedef struct {
-    nvmlDevice_t device;
-    unsigned long long eventType;
-    unsigned long long eventData;
-    unsigned int gpuInstanceId;
-    unsigned int computeInstanceId;
-} nvmlEventData_t;
-
-typedef union {
-    double dVal;
-    unsigned int uiVal;
-    unsigned long ulVal;
-    unsigned long long ullVal;
-    signed long long sllVal;
-    signed int siVal;
-    unsigned short usVal;
-} nvmlValue_t;
-
-typedef struct {
-    unsigned int fieldId;
-    unsigned int scopeId;
-    long long timestamp;
-    long long latencyUsec;
-    int valueType;
-    nvmlReturn_t nvmlReturn;
-    nvmlValue_t value;
-} nvmlFieldValue_t;
-
-_Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t");
-_Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId offset");
-_Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t");
-_Static_assert(offsetof(nvmlEventData_t, eventData) == 16, "eventData offset");
-_Static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t");
-_Static_assert(offsetof(nvmlFieldValue_t, value) == 32, "field value offset");
-
-/* NVML field ids (nvml.h numbering). */
-#define NVML_FI_DEV_ECC_SBE_VOL_TOTAL 3
-#define NVML_FI_DEV_ECC_DBE_VOL_TOTAL 4
-#define NVML_FI_DEV_RETIRED_SBE 29
-#define NVML_FI_DEV_RETIRED_DBE 30
-#define NVML_FI_DEV_RETIRED_PENDING 31
-#define NVML_FI_DEV_REMAPPED_COR 142
-#define NVML_FI_DEV_REMAPPED_UNC 143
-#define NVML_FI_DEV_REMAPPED_PENDING 144
-#define NVML_FI_DEV_GET_GPU_RECOVERY_ACTION 230
-#define NVML_VALUE_TYPE_UNSIGNED_INT 1
-#define NVML_VALUE_TYPE_UNSIGNED_LONG_LONG 3
 
 typedef struct {
     unsigned long long ecc_dbe_volatile, ecc_sbe_volatile;
@@ -118,19 +59,20 @@ typedef struct {
     unsigned int remap_corr, remap_unc, remap_pending, remap_failure;
     unsigned int recovery_action;
     unsigned int lost;
+    unsigned long long unsupported_events; /* of EV_ALL */
 } gpu_state;
 
 typedef struct {
     nvmlEventData_t ev;
 } queued_event;
 
-typedef struct {
+struct nvmlEventSet_st {
     int used;
     unsigned long long mask[MAX_GPUS];
     queued_event q[QUEUE_LEN];
     unsigned int head, tail; /* tail - head = queued */
-} event_set;
-typedef event_set *nvmlEventSet_t;
+};
+typedef struct nvmlEventSet_st event_set;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_init_count = 0;
@@ -141,6 +83,9 @@ static struct nvmlDevice_st g_devices[MAX_GPUS];
 static event_set g_sets[MAX_SETS];
 static long g_offset = 0; /* bytes of the control file already applied */
 static char g_partial[512];
+static char g_driver[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE] = "580.00.00-standin";
+static unsigned int g_unknown_fields[MAX_UNKNOWN_FIELDS];
+static unsigned int g_n_unknown_fields = 0;
 
 EXPORT const char *nvmlStandinVersion(void) {
     return "gpu-health-agent NVML stand-in 1 (not NVIDIA NVML)";
@@ -195,9 +140,16 @@ static void apply_line(char *line) {
     unsigned long long a, b;
     if (sscanf(line, "gpus %u", &gpu) == 1) g_gpus = gpu > MAX_GPUS ? MAX_GPUS : gpu;
     else if (sscanf(line, "set %u %63s %llu", &gpu, key, &a) == 3) set_counter(gpu, key, a);
-    else if (sscanf(line, "xid %u %llu", &gpu, &a) == 2) post_event(gpu, EV_XID, a);
+    else if (sscanf(line, "xid %u %llu", &gpu, &a) == 2) post_event(gpu, nvmlEventTypeXidCriticalError, a);
     else if (sscanf(line, "event %u %llu %llu", &gpu, &a, &b) == 3) post_event(gpu, a, b);
     else if (sscanf(line, "hang %u", &gpu) == 1) g_hang = gpu != 0;
+    else if (sscanf(line, "driver %63s", key) == 1) snprintf(g_driver, sizeof(g_driver), "%s", key);
+    else if (sscanf(line, "supported %u %llu", &gpu, &a) == 2) {
+        if (gpu < MAX_GPUS) g_state[gpu].unsupported_events = EV_ALL & ~a;
+    } else if (strcmp(line, "nofield clear") == 0) g_n_unknown_fields = 0;
+    else if (sscanf(line, "nofield %u", &gpu) == 1) {
+        if (g_n_unknown_fields < MAX_UNKNOWN_FIELDS) g_unknown_fields[g_n_unknown_fields++] = gpu;
+    }
     else if (sscanf(line, "%31s", cmd) == 1) fprintf(stderr, "nvml stand-in: ignored control line: %s\n", line);
 }
 
@@ -305,7 +257,9 @@ EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int lengt
     if (rc != NVML_SUCCESS) return rc;
     if (version == NULL) return NVML_ERROR_INVALID_ARGUMENT;
     if (length < 12) return NVML_ERROR_INSUFFICIENT_SIZE;
-    snprintf(version, length, "580.00.00-standin");
+    pthread_mutex_lock(&g_lock);
+    snprintf(version, length, "%s", g_driver);
+    pthread_mutex_unlock(&g_lock);
     return NVML_SUCCESS;
 }
 
@@ -420,19 +374,21 @@ EXPORT nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
 
 EXPORT nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long *types) {
     ENTER_DEVICE(device, i);
-    (void)i;
     if (types == NULL) return NVML_ERROR_INVALID_ARGUMENT;
-    *types = EV_SUPPORTED;
+    pthread_mutex_lock(&g_lock);
+    *types = EV_ALL & ~g_state[i].unsupported_events;
+    pthread_mutex_unlock(&g_lock);
     return NVML_SUCCESS;
 }
 
 EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long types, nvmlEventSet_t set) {
     ENTER_DEVICE(device, i);
     if (set == NULL || set < &g_sets[0] || set >= &g_sets[MAX_SETS] || !set->used) return NVML_ERROR_INVALID_ARGUMENT;
-    if ((types & EV_SUPPORTED) == 0) return NVML_ERROR_NOT_SUPPORTED;
     pthread_mutex_lock(&g_lock);
-    set->mask[i] |= types & EV_SUPPORTED;
+    unsigned long long supported = EV_ALL & ~g_state[i].unsupported_events;
+    if ((types & supported) != 0) set->mask[i] |= types & supported;
     pthread_mutex_unlock(&g_lock);
+    if ((types & supported) == 0) return NVML_ERROR_NOT_SUPPORTED;
     return NVML_SUCCESS;
 }
 
@@ -460,8 +416,8 @@ EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *dat
 
 /* ------------------------------------------------------------------ counters */
 
-EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, int errorType, int counterType,
-                                                unsigned long long *count) {
+EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvmlMemoryErrorType_t errorType,
+                                                nvmlEccCounterType_t counterType, unsigned long long *count) {
     ENTER_DEVICE(device, i);
     if (count == NULL || (errorType != 0 && errorType != 1) || (counterType != 0 && counterType != 1))
         return NVML_ERROR_INVALID_ARGUMENT;
@@ -472,7 +428,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, int errorTy
     return NVML_SUCCESS;
 }
 
-EXPORT nvmlReturn_t nvmlDeviceGetRetiredPages_v2(nvmlDevice_t device, int cause, unsigned int *pageCount,
+EXPORT nvmlReturn_t nvmlDeviceGetRetiredPages_v2(nvmlDevice_t device, nvmlPageRetirementCause_t cause, unsigned int *pageCount,
                                                  unsigned long long *addresses, unsigned long long *timestamps) {
     ENTER_DEVICE(device, i);
     if (pageCount == NULL || (cause != 0 && cause != 1)) return NVML_ERROR_INVALID_ARGUMENT;
@@ -490,16 +446,16 @@ EXPORT nvmlReturn_t nvmlDeviceGetRetiredPages_v2(nvmlDevice_t device, int cause,
     return NVML_SUCCESS;
 }
 
-EXPORT nvmlReturn_t nvmlDeviceGetRetiredPages(nvmlDevice_t device, int cause, unsigned int *pageCount,
+EXPORT nvmlReturn_t nvmlDeviceGetRetiredPages(nvmlDevice_t device, nvmlPageRetirementCause_t cause, unsigned int *pageCount,
                                               unsigned long long *addresses) {
     return nvmlDeviceGetRetiredPages_v2(device, cause, pageCount, addresses, NULL);
 }
 
-EXPORT nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t device, int *isPending) {
+EXPORT nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t device, nvmlEnableState_t *isPending) {
     ENTER_DEVICE(device, i);
     if (isPending == NULL) return NVML_ERROR_INVALID_ARGUMENT;
     pthread_mutex_lock(&g_lock);
-    *isPending = g_state[i].retired_pending ? 1 : 0;
+    *isPending = g_state[i].retired_pending ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
     pthread_mutex_unlock(&g_lock);
     return NVML_SUCCESS;
 }
@@ -531,6 +487,13 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
         v->latencyUsec = 0;
         v->nvmlReturn = NVML_SUCCESS;
         v->valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
+        int unknown = 0;
+        for (unsigned int u = 0; u < g_n_unknown_fields; u++) unknown |= g_unknown_fields[u] == v->fieldId;
+        if (unknown) {
+            v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+            v->value.ullVal = 0;
+            continue;
+        }
         switch (v->fieldId) {
         case NVML_FI_DEV_ECC_SBE_VOL_TOTAL: v->value.ullVal = s->ecc_sbe_volatile; break;
         case NVML_FI_DEV_ECC_DBE_VOL_TOTAL: v->value.ullVal = s->ecc_dbe_volatile; break;
@@ -550,27 +513,4 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
     }
     pthread_mutex_unlock(&g_lock);
     return NVML_SUCCESS;
-}
-
-/* ------------------------------------------------------------------ layout report for the ABI test */
-
-#define LAYOUT(key, expr) \
-    if (strcmp(what, key) == 0) return (long)(expr)
-
-EXPORT long nvmlStandinLayout(const char *what) {
-    if (what == NULL) return -1;
-    LAYOUT("sizeof nvmlPciInfo_t", sizeof(nvmlPciInfo_t));
-    LAYOUT("offsetof nvmlPciInfo_t.domain", offsetof(nvmlPciInfo_t, domain));
-    LAYOUT("offsetof nvmlPciInfo_t.bus", offsetof(nvmlPciInfo_t, bus));
-    LAYOUT("offsetof nvmlPciInfo_t.busId", offsetof(nvmlPciInfo_t, busId));
-    LAYOUT("sizeof nvmlEventData_t", sizeof(nvmlEventData_t));
-    LAYOUT("offsetof nvmlEventData_t.eventType", offsetof(nvmlEventData_t, eventType));
-    LAYOUT("offsetof nvmlEventData_t.eventData", offsetof(nvmlEventData_t, eventData));
-    LAYOUT("offsetof nvmlEventData_t.gpuInstanceId", offsetof(nvmlEventData_t, gpuInstanceId));
-    LAYOUT("sizeof nvmlFieldValue_t", sizeof(nvmlFieldValue_t));
-    LAYOUT("offsetof nvmlFieldValue_t.timestamp", offsetof(nvmlFieldValue_t, timestamp));
-    LAYOUT("offsetof nvmlFieldValue_t.valueType", offsetof(nvmlFieldValue_t, valueType));
-    LAYOUT("offsetof nvmlFieldValue_t.nvmlReturn", offsetof(nvmlFieldValue_t, nvmlReturn));
-    LAYOUT("offsetof nvmlFieldValue_t.value", offsetof(nvmlFieldValue_t, value));
-    return -1;
 }

@@ -9,6 +9,12 @@ export interface NvmlControl {
   xid(gpu: number, code: number): void;
   event(gpu: number, type: number, data: number): void;
   hang(on: boolean): void;
+  /** The version string the driver reports. */
+  driver(version: string): void;
+  /** The event types (mask) a GPU supports. */
+  supportedEvents(gpu: number, types: number): void;
+  /** A field id the driver does not know; null: it knows every field again. */
+  unknownField(fieldId: number | null): void;
 }
 
 export function nvmlControl(path: string): NvmlControl {
@@ -20,5 +26,8 @@ export function nvmlControl(path: string): NvmlControl {
     xid: (gpu, code) => append(`xid ${gpu} ${code}`),
     event: (gpu, type, data) => append(`event ${gpu} ${type} ${data}`),
     hang: (on) => append(`hang ${on ? 1 : 0}`),
+    driver: (version) => append(`driver ${version}`),
+    supportedEvents: (gpu, types) => append(`supported ${gpu} ${types}`),
+    unknownField: (fieldId) => append(`nofield ${fieldId ?? 'clear'}`),
   };
 }

@@ -20,6 +20,7 @@ import { tableFromText } from '../../agent/rules/load.ts';
 
 const run = promisify(execFile);
 const SERVICE_MONITOR_CRD = join(ROOT, 'test', 'fixtures', 'helm', 'servicemonitor-crd.yaml');
+const PROMETHEUS_RULE_CRD = join(ROOT, 'test', 'fixtures', 'helm', 'prometheusrule-crd.yaml');
 
 // The rule-tuning examples from the chart README, as values.
 const TUNED_RULES = {
@@ -65,16 +66,16 @@ const CASES: Case[] = [
     expect: { dcgmMode: 'sidecar' },
   },
   {
-    name: 'metrics, ServiceMonitor, pod Events and tuned rules',
+    name: 'metrics, ServiceMonitor, PrometheusRule, pod Events and tuned rules',
     release: 'gha-tuned',
     namespace: 'gha-tuned',
     set: [
-      '--set', 'metrics.enabled=true', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'rbac.podEvents=true',
+      '--set', 'metrics.enabled=true', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.prometheusRule.enabled=true', '--set', 'rbac.podEvents=true',
       '--set', 'debug.port=20377', '--set-json', `rules.overrides=${JSON.stringify(TUNED_RULES)}`,
       '--set', 'criticalPodsQuota.enabled=true',
     ],
     expect: { dcgmMode: 'none', debugPort: 20377 },
-    extraKinds: ['Service', 'ServiceMonitor', 'ResourceQuota'],
+    extraKinds: ['Service', 'ServiceMonitor', 'PrometheusRule', 'ResourceQuota'],
   },
 ];
 
@@ -112,8 +113,9 @@ before(async () => {
   cluster = await Cluster.forTests();
   helm = cluster.state.binaries.helm;
   scratch = await mkdtemp(join(tmpdir(), 'gha-helm-'));
-  await kubectlOk(['apply', '--server-side', '-f', SERVICE_MONITOR_CRD]);
+  await kubectlOk(['apply', '--server-side', '-f', SERVICE_MONITOR_CRD, '-f', PROMETHEUS_RULE_CRD]);
   await cluster.waitFor(async () => (await cluster.kubectl(['get', 'servicemonitors', '-A'])).code === 0, 30_000, 'ServiceMonitor CRD established');
+  await cluster.waitFor(async () => (await cluster.kubectl(['get', 'prometheusrules', '-A'])).code === 0, 30_000, 'PrometheusRule CRD established');
 });
 
 after(async () => {
@@ -175,6 +177,10 @@ for (const c of CASES) {
       );
       const policy = stored.find((o) => o.kind === 'ValidatingAdmissionPolicy') as K8sObject;
       assert.equal(policy.status?.typeChecking?.expressionWarnings, undefined, 'the policy\'s CEL type-checks against Node');
+      if (c.extraKinds?.includes('PrometheusRule')) {
+        const pr = stored.find((o) => o.kind === 'PrometheusRule') as K8sObject;
+        assert.equal(pr.spec.groups[0].rules.length, 8, 'the API server stored every alert');
+      }
       if (c.extraKinds?.includes('ServiceMonitor')) {
         const sm = stored.find((o) => o.kind === 'ServiceMonitor') as K8sObject;
         const svc = stored.find((o) => o.kind === 'Service') as K8sObject;

@@ -4,6 +4,9 @@
 // as an agent that ran before would, instead of replaying old drills.
 import { randomInt, randomBytes } from 'node:crypto';
 import { formatDrill, writeDrill, type DrillSpec } from '../../agent/sources/kmsg/drill.ts';
+import { parseKmsgRecord, type KmsgRecord } from '../../agent/parse/kmsg-record.ts';
+
+import { forEachKmsgRecord } from '../../agent/runtime/seed.ts';
 
 export { kmsgLastSeq, seedCursorAtEnd } from '../../agent/runtime/seed.ts';
 
@@ -20,4 +23,14 @@ export function drill(spec: DrillSpec): string {
   const line = formatDrill(spec);
   writeDrill('/dev/kmsg', line);
   return line;
+}
+
+/** Every record now in the ring after `seq`, parsed (the ring may have overwritten older ones). */
+export function kmsgRecordsAfter(seq: number, path = '/dev/kmsg'): KmsgRecord[] {
+  const out: KmsgRecord[] = [];
+  forEachKmsgRecord(path, (raw) => {
+    const rec = parseKmsgRecord(raw);
+    if (rec !== null && rec.seq > seq) out.push(rec);
+  });
+  return out;
 }

@@ -7,6 +7,7 @@ import { appendFileSync, readFileSync, rmSync, statSync, utimesSync, writeFileSy
 import { join } from 'node:path';
 import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import { syslogStamp } from '../helpers/log-lines.ts';
 
 const PCI_OLD = '0000:5e:00.0';
 const PCI_NEW = '0000:86:00.0';
@@ -18,13 +19,6 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const p2 = (n: number): string => String(n).padStart(2, '0');
-/** A syslog stamp as rsyslog writes it: local time, no year. */
-function syslogStamp(ms: number): string {
-  const d = new Date(ms);
-  return `${MON[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
-}
 const bus = (pci: string): string => pci.slice(0, -2);
 const xid79 = (at: number, pci: string): string => `${syslogStamp(at)} gpu-node kernel: NVRM: Xid (PCI:${bus(pci)}): 79, pid=1234, name=train, GPU has fallen off the bus.\n`;
 const benign = (at: number): string => `${syslogStamp(at)} gpu-node kernel: eth0: link up\n`;

@@ -44,7 +44,7 @@ test('drills round-trip through the real reader, labelled; facility filter drops
     await src.whenCaughtUp();
     assert.equal(src.status().state, 'up');
     assert.equal(src.status().caughtUp, true);
-    const before = src.stats.nonKernelDropped;
+    const before = src.stats.rejected['not-kernel'];
     writeDrill(KMSG, formatDrill({ xid: 79, pci: '0000:3b:00.0', text: `run=${RUN} GPU has fallen off the bus.` }));
     writeDrill(KMSG, formatDrill({ sxid: 24007, fatal: true, link: 30, switchIndex: 1, pci: '0000:c3:00.0', text: `run=${RUN}` }));
     writeDrill(KMSG, formatDrill({ xid: 154, pci: '0000:3b:00.0', text: `GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required) run=${RUN}` }));
@@ -52,7 +52,7 @@ test('drills round-trip through the real reader, labelled; facility filter drops
     // NVRM-looking, user facility, no drill tag: never evidence.
     writeDrill(KMSG, `<12>NVRM: Xid (PCI:0000:3b:00): 48, run=${RUN} forged`);
     await until(() => seen.length === 4, 'four drills');
-    await until(() => src.stats.nonKernelDropped > before, 'untagged user record dropped');
+    await until(() => src.stats.rejected['not-kernel'] > before, 'untagged user record dropped');
     assert.ok(seen.every((o) => o.drill && o.source === 'kmsg'));
     assert.deepEqual(seen.map((o) => o.evidence.kind), ['xid', 'sxid', 'recovery-action', 'fallen-off-bus']);
     const x = seen[0]?.evidence;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createNvmlSource } from '../../agent/sources/nvml/source.ts';
+import { EVENT, FI } from '../../agent/sources/nvml/abi.ts';
 import { createGpuSource } from '../../agent/sources/gpu/index.ts';
 import type { GpuSourceOptions } from '../../agent/sources/gpu/types.ts';
 import { emptyHealth, observe, updateSource, verdictOf } from '../../agent/health/index.ts';
@@ -16,6 +17,7 @@ import { buildNative, collector, DCGM_LIB, maxTimerLag, NVML_LIB, sleep, tempDir
 import type { Collector } from './dcgm-harness.ts';
 
 const rules = loadDefaults();
+const ALL_EVENTS = Object.values(EVENT).reduce((a, b) => a | b, 0);
 const UUID0 = 'GPU-5a5a5a5a-0000-4000-8000-000000005000';
 const UUID1 = 'GPU-5a5a5a5a-0000-4000-8000-000000005001';
 
@@ -55,6 +57,9 @@ describe('NVML source against the stand-in library', () => {
   afterEach(() => {
     ctl.hang(false);
     ctl.gpus(2);
+    ctl.driver('580.00.00-standin');
+    ctl.unknownField(null);
+    for (const gpu of [0, 1]) ctl.supportedEvents(gpu, ALL_EVENTS);
     for (const gpu of [0, 1]) {
       for (const key of ['ecc_dbe_volatile', 'retired_pending', 'remap_pending', 'remap_failure', 'recovery_action']) ctl.set(gpu, key, 0);
     }
@@ -67,7 +72,7 @@ describe('NVML source against the stand-in library', () => {
     src.start();
     try {
       const up = await c.waitState('up');
-      assert.match(up.detail, /NVML: 2 GPU\(s\)/);
+      assert.equal(up.detail, 'NVML 580.00.00-standin (stand-in): 2 GPU(s)');
       const inv = await c.waitFor('inventory', () => c.observations.find((o) => o.evidence.kind === 'gpu-inventory'));
       assert.deepEqual(inv.evidence, {
         kind: 'gpu-inventory',
@@ -126,6 +131,32 @@ describe('NVML source against the stand-in library', () => {
         },
       ]);
       assert.equal(verdictFrom(c).status, 'False');
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it('a driver like R535 (no recovery-action field, fewer event types): up, the status names what is missing, the rest still counts', async () => {
+    ctl.driver('535.309.01');
+    ctl.unknownField(FI.GET_GPU_RECOVERY_ACTION);
+    const r535Events = EVENT.SingleBitEccError | EVENT.DoubleBitEccError | EVENT.XidCriticalError;
+    ctl.supportedEvents(0, r535Events);
+    ctl.supportedEvents(1, r535Events & ~EVENT.DoubleBitEccError); // a GPU without ECC events
+    const c = collector();
+    const src = createNvmlSource(options(), c);
+    src.start();
+    try {
+      const up = await c.waitFor('counters read', () => c.statuses.find((s) => s.state === 'up' && s.detail.includes('not available')));
+      assert.equal(
+        up.detail,
+        'NVML 535.309.01 (stand-in): 2 GPU(s); not available: DoubleBitEccError events on GPU 1, DramRetirementFailure events (R560+), GpuRecoveryAction events (R570+), recovery action (R570+)',
+      );
+      ctl.set(1, 'recovery_action', 2); // the driver cannot say it: no evidence
+      ctl.set(0, 'ecc_dbe_volatile', 1);
+      ctl.xid(0, 79);
+      await c.waitFor('dbe and xid', () => c.observations.some((o) => o.evidence.kind === 'xid') && c.observations.some((o) => o.evidence.kind === 'counter'));
+      await sleep(300);
+      assert.deepEqual(c.observations.map((o) => o.evidence.kind).filter((k) => k !== 'gpu-inventory').sort(), ['counter', 'xid']);
     } finally {
       await src.stop();
     }

@@ -25,6 +25,7 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
     findings: () => [{ reason: 'NvidiaXID79Error', severity: 'fatal', drill: true, count: 2 }],
     findingsEvicted: () => 7,
     drillsIgnored: () => 3,
+    devicesKnown: () => 0,
     condition: () => ({ type: 'AcceleratedHardwareReady', status: 'False' }),
     ready: () => ready,
     persistence: () => ({ ok: false, controlSocket: { ok: true } }),

@@ -90,7 +90,7 @@ test('replay from the beginning: drills only when accepted, non-kernel lines dro
       const fb = seen.at(-1)?.evidence;
       assert.ok(fb?.kind === 'fallen-off-bus');
       assert.equal(fb.gpu.pci, '0000:5d:00.0');
-      assert.equal(src.stats.nonKernelDropped, 1);
+      assert.equal(src.stats.rejected['not-kernel'], 1);
       assert.equal(src.stats.drillsIgnored, acceptDrills ? 0 : 1);
     } finally {
       src.stop();

@@ -68,3 +68,21 @@ test('parse of a missing file says so and exits non-zero', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /ENOENT/);
 });
+
+test('parse says which records the agent would count, and why not', () => {
+  const input = [
+    '[  912.500000] NVRM: Xid (PCI:0000:3b:00): 79, pid=1, name=x, GPU has fallen off the bus.',
+    'Dec  1 08:44:00 node kernel: Memory cgroup out of memory: Killed process 4242 (NVRM: Xid 79,) total-vm:35372kB',
+    'Dec  1 08:44:00 node kernel[31337]: NVRM: Xid (PCI:0000:3c:00): 48, spoof',
+    'NVRM: Xid (PCI:0000:3f:00): 79, pasted without a prefix',
+  ].join('\n');
+  const r = run([], Buffer.from(`${input}\n`));
+  assert.equal(r.status, 0);
+  assert.deepEqual(r.out.map((o) => [o.lineNo, o.code, o.counts, o.rejected ?? null]), [
+    [1, 79, true, null],
+    [2, 79, false, 'not-at-start'],
+    [3, 48, false, 'untrusted-ident'],
+    [4, 79, false, 'no-prefix'],
+  ]);
+  assert.match(String(r.out[1]?.why), /not at the record's first byte/);
+});

@@ -10,6 +10,12 @@ export interface SourceSample {
   recordsLost: number;
   /** Log-file lines of earlier boots skipped; absent for sources without log files. */
   skippedPreviousBoot?: number;
+  /** Records that looked like NVIDIA's and were not evidence, by why (kernel-log sources). */
+  rejected?: Record<string, number>;
+  /** Log files that a user other than root may write (logfile only). */
+  writableByOthers?: number;
+  /** Switched off (--kmsg none, the unused GPU backend): it has no source_up series, so "down" alerts never see it. */
+  disabled?: boolean;
 }
 
 export interface FindingSample {
@@ -25,6 +31,8 @@ export interface MetricsReader {
   findings(): FindingSample[];
   findingsEvicted(): number;
   drillsIgnored(): number;
+  /** NVIDIA devices this node is known to have this boot. */
+  devicesKnown(): number;
   condition(): { type: string; status: string } | null;
   ready(): boolean;
   /** Entries of the effective rule table that make application-caused or unknown codes fatal. */
@@ -82,14 +90,43 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
       for (const s of read.sources()) if (s.skippedPreviousBoot !== undefined) this.inc({ source: s.source }, s.skippedPreviousBoot);
     },
   });
+  new Counter({
+    name: `${P}records_rejected_total`,
+    help: "Kernel-log records that looked like NVIDIA's and were not taken as evidence, per source and reason (forging attempts show here)",
+    labelNames: ['source', 'reason'],
+    registers: reg,
+    collect() {
+      this.reset();
+      // Every reason from the start, zeros too: an alert on increase() sees the first rejection.
+      for (const s of read.sources()) for (const [reason, n] of Object.entries(s.rejected ?? {})) this.inc({ source: s.source, reason }, n);
+    },
+  });
   new Gauge({
-    name: `${P}source_up`,
-    help: '1 when the source can observe, 0 when it is down, hung or starting',
+    name: `${P}devices_known`,
+    help: 'NVIDIA devices (GPUs, NVSwitches) this node is known to have this boot (sysfs, driver identity lines, NVML, DCGM)',
+    registers: reg,
+    collect() {
+      this.set(read.devicesKnown());
+    },
+  });
+  new Gauge({
+    name: `${P}log_files_writable_by_others`,
+    help: 'Followed --log-file paths that a user other than root can write: any such writer can forge lines',
     labelNames: ['source'],
     registers: reg,
     collect() {
       this.reset();
-      for (const s of read.sources()) this.set({ source: s.source }, s.up ? 1 : 0);
+      for (const s of read.sources()) if (s.writableByOthers !== undefined) this.set({ source: s.source }, s.writableByOthers);
+    },
+  });
+  new Gauge({
+    name: `${P}source_up`,
+    help: '1 when the source can observe, 0 when it is down, hung or starting; absent when disabled',
+    labelNames: ['source'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const s of read.sources()) if (s.disabled !== true) this.set({ source: s.source }, s.up ? 1 : 0);
     },
   });
   new Gauge({

@@ -1,7 +1,9 @@
 // The JSON shape of /debug/state. `gpu-health-agent status` and the tests read
 // it, so it is a contract: add fields, do not rename them. Per-GPU views come
 // from health's describeHealth().
-import type { GpuView } from '../../health/view.ts';
+import type { GpuView, HealthView } from '../../health/view.ts';
+
+type GpuDevicesView = HealthView['devices'];
 import type { PodRef } from '../../model/pod-ref.ts';
 
 export type { GpuView, FindingView } from '../../health/view.ts';
@@ -39,6 +41,18 @@ export interface DebugSource {
   recordsLost: number | null;
   /** Log-file lines of earlier boots not taken as evidence; null for sources that do not read log files. */
   skippedPreviousBoot: number | null;
+  /** Kernel-log sources: records that looked like NVIDIA's and were not evidence, by why (non-zero only); null for others. */
+  rejected: Record<string, number> | null;
+}
+
+/** A kernel record rejected as not the driver's own, as /debug/state shows the latest few. */
+export interface DebugRejected {
+  at: string;
+  source: string;
+  why: string;
+  looked: string;
+  pci: string | null;
+  text: string;
 }
 
 export interface DebugWrite {
@@ -68,6 +82,10 @@ export interface DebugState {
   rules: { origin: string; lastReload: DebugWrite | null };
   drillsIgnored: number;
   findingsEvicted: number;
+  /** The node's NVIDIA devices known this boot; kernel records naming another device are not evidence. */
+  devices: GpuDevicesView;
+  /** The latest kernel records rejected as not the driver's own (forging attempts, quoted text). */
+  rejected: DebugRejected[];
   /** The kubelet's pod-resources API, which names the pods in gpus[].pods and in Events. */
   podResources: DebugPodResources;
   /** Whether state survives a restart; absent from older agents. */

@@ -25,6 +25,15 @@ export function withPods(state: DebugState, pods: PodsView, socket: string | nul
   };
 }
 
+/** Non-zero rejection counts of a kernel-log source (records from the parse step, and foreign-device ones from health). */
+function rejectedCounts(counts: Record<string, number> | undefined, foreign: number | undefined): Record<string, number> | null {
+  if (counts === undefined && foreign === undefined) return null;
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(counts ?? {})) if (n > 0) out[k] = n;
+  if (foreign !== undefined && foreign > 0) out['foreign-device'] = foreign;
+  return out;
+}
+
 export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState {
   const h = describeHealth(v.health);
   const c = v.condition;
@@ -53,6 +62,7 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
         recordsRead: stats?.recordsRead ?? null,
         recordsLost: stats?.recordsLost ?? null,
         skippedPreviousBoot: stats?.skippedPreviousBoot ?? null,
+        rejected: rejectedCounts(stats?.rejected, h.devices.foreignRecords[st.source]),
       };
     }),
     cursor,
@@ -61,6 +71,8 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     rules: { origin: v.rules.origin, lastReload: write(v.lastReload) },
     drillsIgnored: v.sources.reduce((n, s) => n + (s.stats?.().drillsIgnored ?? 0), 0),
     findingsEvicted: h.evicted,
+    devices: h.devices,
+    rejected: v.rejected.map((r) => ({ ...r, at: iso(r.at) })),
     podResources: { state: 'disabled', socket: null, detail: '', fetchedAt: null },
     persistence: persistenceView(v),
   };

@@ -1,7 +1,8 @@
 // createGpuSource: the GPU management source the runtime wires in, with the
 // backend chosen by --gpu-backend. 'auto' takes DCGM when a host engine answers
-// at start, else NVML when the library loads, else nothing (the kernel log still
-// watches the node). 'none' reports both management sources as disabled.
+// at start, else NVML: an NVML that does not load is down with its own error
+// (and retried, as with 'nvml'), never silently off; the kernel log still
+// watches the node. 'none' reports both management sources as disabled.
 import type { SourceStatus } from '../../model/source-status.ts';
 import { createDcgmSource } from '../dcgm/source.ts';
 import { createNvmlSource } from '../nvml/source.ts';
@@ -18,8 +19,6 @@ export function createGpuSource(options: GpuSourceOptions, sink: GpuSourceSink):
     sink.onStatus({ source, state: 'disabled', since: now(), detail, caughtUp: true });
 
   async function startAuto(): Promise<void> {
-    // Probe quietly: a host engine that is not there is not an error in auto mode.
-    const quiet: GpuSourceSink = { onObservation: () => undefined, onStatus: () => undefined };
     const dcgm = createDcgmSource(options, sink);
     if (await dcgm.tryConnect()) {
       if (stopped) return void (await dcgm.stop());
@@ -30,20 +29,12 @@ export function createGpuSource(options: GpuSourceOptions, sink: GpuSourceSink):
       return;
     }
     await dcgm.stop();
-    const nvml = createNvmlSource(options, quiet);
-    const ok = await nvml.tryOpen();
-    await nvml.stop();
     if (stopped) return;
+    chosen = 'nvml';
     disabled('dcgm', `gpu backend auto: no DCGM host engine at ${options.dcgmAddress}`);
-    if (ok) {
-      chosen = 'nvml';
-      const real = createNvmlSource(options, sink);
-      active = real;
-      real.start();
-      return;
-    }
-    chosen = 'none';
-    disabled('nvml', 'gpu backend auto: NVML did not load');
+    const nvml = createNvmlSource(options, sink);
+    active = nvml;
+    nvml.start();
   }
 
   return {

@@ -4,15 +4,17 @@
 // on, labelled, only when accepted.
 import type { Observation } from '../../model/evidence.ts';
 import type { SourceState, SourceStatus } from '../../model/source-status.ts';
-import { isDrillText } from '../../parse/drill-marker.ts';
 import type { KmsgRecord } from '../../parse/kmsg-record.ts';
-import { createNvidiaLineParser, mayBeNvidia, type NvidiaRecord } from '../../parse/nvidia.ts';
+import { createKernelLogRecogniser, kmsgOrigin, rejectionCounts, type Rejection, type RejectionCounts } from '../../parse/kernel-log.ts';
+import { mayBeNvidia, type NvidiaRecord } from '../../parse/nvidia.ts';
 import { toObservation } from '../../parse/observation.ts';
 import { KmsgReader, type KmsgCursor, type KmsgLiveness, type KmsgReaderOptions } from './reader.ts';
 
 export interface KmsgSourceOptions extends Omit<KmsgReaderOptions, 'onRecords' | 'onCaughtUp' | 'onError'> {
   acceptDrills: boolean;
   onObservation: (obs: Observation, record: NvidiaRecord, raw: KmsgRecord) => void;
+  /** A record that looks like NVIDIA's but is not the driver's whole record (counted in stats too). */
+  onRejected?: (why: Rejection, record: NvidiaRecord, raw: KmsgRecord) => void;
   /** Called after each batch with the cursor that covers it, for the caller to persist. */
   onCursor?: (cursor: KmsgCursor) => void;
   onCaughtUp?: () => void;
@@ -23,8 +25,8 @@ export interface KmsgSourceOptions extends Omit<KmsgReaderOptions, 'onRecords' |
 export interface KmsgSourceStats {
   /** Drill records seen while drills are not accepted. */
   drillsIgnored: number;
-  /** Non-kernel records that looked like NVIDIA's and were dropped. */
-  nonKernelDropped: number;
+  /** Records that looked like NVIDIA's and are not evidence, by why: how forging attempts show. */
+  rejected: RejectionCounts;
 }
 
 export class KmsgSource {
@@ -36,7 +38,7 @@ export class KmsgSource {
   private state: SourceState = 'starting';
   private since: number;
   private detail = 'opening /dev/kmsg';
-  readonly stats: KmsgSourceStats = { drillsIgnored: 0, nonKernelDropped: 0 };
+  readonly stats: KmsgSourceStats = { drillsIgnored: 0, rejected: rejectionCounts() };
 
   constructor(opts: KmsgSourceOptions) {
     this.opts = opts;
@@ -46,6 +48,7 @@ export class KmsgSource {
     this.bootWallMs = opts.bootWallMs ?? this.now() - Number(process.hrtime.bigint() / 1_000_000n);
     this.pipeline = createKmsgPipeline({
       acceptDrills: opts.acceptDrills, bootWallMs: this.bootWallMs, onObservation: opts.onObservation, stats: this.stats,
+      ...(opts.onRejected === undefined ? {} : { onRejected: opts.onRejected }),
     });
     this.reader = new KmsgReader({
       ...opts,
@@ -107,32 +110,30 @@ export interface KmsgPipelineOptions {
   acceptDrills: boolean;
   bootWallMs: number;
   onObservation: (obs: Observation, record: NvidiaRecord, raw: KmsgRecord) => void;
+  /** A record that looks like NVIDIA's but is not the driver's whole record (counted in stats too). */
+  onRejected?: (why: Rejection, record: NvidiaRecord, raw: KmsgRecord) => void;
   stats: KmsgSourceStats;
 }
 
-/** Records in, Observations out: facility filter, drills, recogniser with joiner. No I/O. */
+/** Records in, Observations out: origin (facility), drills, the one kernel-log recogniser. No I/O. */
 export function createKmsgPipeline(opts: KmsgPipelineOptions): (recs: KmsgRecord[]) => void {
-  const kernel = createNvidiaLineParser();
-  const drills = createNvidiaLineParser();
+  const recogniser = createKernelLogRecogniser();
   return (recs) => {
     for (const rec of recs) {
       if (!mayBeNvidia(rec.text)) continue;
-      let drill = false;
-      if (rec.facility !== 0) {
-        if (!isDrillText(rec.text)) {
-          opts.stats.nonKernelDropped++;
+      const at = opts.bootWallMs + Math.floor(rec.usec / 1000);
+      for (const r of recogniser.record(rec.text, kmsgOrigin(rec))) {
+        if (r.rejected !== null) {
+          opts.stats.rejected[r.rejected]++;
+          opts.onRejected?.(r.rejected, r.record, rec);
           continue;
         }
-        if (!opts.acceptDrills) {
+        if (r.drill && !opts.acceptDrills) {
           opts.stats.drillsIgnored++;
           continue;
         }
-        drill = true;
-      }
-      const at = opts.bootWallMs + Math.floor(rec.usec / 1000);
-      for (const r of (drill ? drills : kernel).push(rec.text)) {
-        const obs = toObservation(r, 'kmsg', at, drill);
-        if (obs !== null) opts.onObservation(obs, r, rec);
+        const obs = toObservation(r.record, 'kmsg', at, r.drill);
+        if (obs !== null) opts.onObservation(obs, r.record, rec);
       }
     }
   };

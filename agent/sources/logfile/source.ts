@@ -21,9 +21,9 @@ import fs from 'node:fs';
 import { Tail } from 'tail';
 import type { Observation } from '../../model/evidence.ts';
 import type { SourceState, SourceStatus } from '../../model/source-status.ts';
-import { isDrillText } from '../../parse/drill-marker.ts';
-import { fromKernel, stripLinePrefix, type StrippedLine } from '../../parse/line-prefix.ts';
-import { createNvidiaLineParser, mayBeNvidia, type NvidiaRecord } from '../../parse/nvidia.ts';
+import { createKernelLogRecogniser, rejectionCounts, type Rejection, type RejectionCounts } from '../../parse/kernel-log.ts';
+import { stripLinePrefix, type StrippedLine } from '../../parse/line-prefix.ts';
+import { mayBeNvidia, type NvidiaRecord } from '../../parse/nvidia.ts';
 import { toObservation } from '../../parse/observation.ts';
 import { timestampToMs } from '../../parse/timestamp.ts';
 import { isPreviousBoot, scanBacklog, type BootJudge } from './previous-boot.ts';
@@ -37,6 +37,8 @@ export interface LogFileSourceOptions {
   resumeAt?: { ino: number; offset: number } | null;
   acceptDrills: boolean;
   onObservation: (obs: Observation, record: NvidiaRecord, line: StrippedLine) => void;
+  /** A line that looks like NVIDIA's but is not the driver's whole record (counted in stats too). */
+  onRejected?: (why: Rejection, record: NvidiaRecord, line: StrippedLine) => void;
   now?: () => number;
   /** This boot's start (ms since the epoch): backlog lines from earlier boots are skipped. Absent or null: every line counts. */
   bootTimeMs?: number | null;
@@ -51,7 +53,10 @@ export interface LogFileStats {
   rotations: number;
   truncations: number;
   drillsIgnored: number;
-  nonKernelDropped: number;
+  /** Lines that looked like NVIDIA's and are not evidence, by why: how forging attempts show. */
+  rejected: RejectionCounts;
+  /** The file a user other than root can write: any such writer can forge kernel lines. */
+  writableByOthers: boolean;
   /** Kernel NVIDIA lines from an earlier boot, not taken as evidence (GPU identity lines still name GPUs). */
   skippedPreviousBoot: number;
 }
@@ -59,10 +64,9 @@ export interface LogFileStats {
 export class LogFileSource {
   private readonly opts: LogFileSourceOptions;
   private readonly now: () => number;
-  private readonly kernel = createNvidiaLineParser();
-  private readonly drills = createNvidiaLineParser();
-  /** Lines of earlier boots go through their own parser: only GPU identities come out of it. */
-  private readonly previous = createNvidiaLineParser();
+  private readonly recogniser = createKernelLogRecogniser();
+  /** Lines of earlier boots go through their own recogniser: only GPU identities come out of it. */
+  private readonly previous = createKernelLogRecogniser();
   /** Set while the backlog read at start is being judged. */
   private judge: BootJudge | null = null;
   private readonly maxLine: number;
@@ -79,7 +83,7 @@ export class LogFileSource {
   private firstFile = true;
   /** The first line tail delivers completes this partial line from the backlog. */
   private carry: string | null = null;
-  readonly stats: LogFileStats = { lines: 0, rotations: 0, truncations: 0, drillsIgnored: 0, nonKernelDropped: 0, skippedPreviousBoot: 0 };
+  readonly stats: LogFileStats = { lines: 0, rotations: 0, truncations: 0, drillsIgnored: 0, rejected: rejectionCounts(), writableByOthers: false, skippedPreviousBoot: 0 };
 
   constructor(opts: LogFileSourceOptions) {
     this.opts = opts;
@@ -157,7 +161,9 @@ export class LogFileSource {
       });
       this.tail = t;
       if (resume !== null) this.readBacklog(fd, resume, tailStart(t, st.size));
-      this.setState('up', `following ${this.opts.path}`);
+      const writers = otherWriters(st);
+      this.stats.writableByOthers = writers !== null;
+      this.setState('up', `following ${this.opts.path}${writers === null ? '' : `; writable by ${writers}, who can forge kernel lines in it (prefer /dev/kmsg)`}`);
     } catch (err) {
       this.setState('down', `${this.opts.path}: ${(err as Error).message}`);
       this.closeCurrent();
@@ -243,17 +249,11 @@ export class LogFileSource {
     this.stats.lines++;
     const cut = latin1.length > this.maxLine ? latin1.slice(0, this.maxLine) : latin1;
     // Cheap check on the raw bytes before decoding anything.
-    if (!mayBeNvidia(cut)) return;
+    if (!mayBeNvidia(cut)) {
+      if (!isIndented(cut)) this.recogniser.other();
+      return;
+    }
     const s = stripLinePrefix(Buffer.from(cut, 'latin1').toString('utf8'));
-    const drill = isDrillText(s.message, s.ident);
-    if (drill && !this.opts.acceptDrills) {
-      this.stats.drillsIgnored++;
-      return;
-    }
-    if (!drill && fromKernel(s) === false) {
-      this.stats.nonKernelDropped++;
-      return;
-    }
     const now = this.now();
     const stamped = timestampToMs(s.timestamp, now);
     const at = stamped ?? now;
@@ -264,24 +264,45 @@ export class LogFileSource {
         return;
       }
     }
-    for (const r of (drill ? this.drills : this.kernel).push(s.message)) {
-      const obs = toObservation(r, 'logfile', at, drill);
-      if (obs !== null) this.opts.onObservation(obs, r, s);
+    for (const r of this.recogniser.line(s)) {
+      if (r.rejected !== null) {
+        this.stats.rejected[r.rejected]++;
+        this.opts.onRejected?.(r.rejected, r.record, s);
+      } else if (r.drill && !this.opts.acceptDrills) {
+        this.stats.drillsIgnored++;
+      } else {
+        const obs = toObservation(r.record, 'logfile', at, r.drill);
+        if (obs !== null) this.opts.onObservation(obs, r.record, s);
+      }
     }
   }
 
   /** An earlier boot's line: which PCI address has which UUID still holds; nothing else is evidence. */
   private fromPreviousBoot(s: StrippedLine, at: number): void {
     let named = false;
-    for (const r of this.previous.push(s.message)) {
-      if (r.kind !== 'gpu-identity') continue;
-      const obs = toObservation(r, 'logfile', at, false);
+    for (const r of this.previous.line(s)) {
+      if (r.rejected !== null || r.drill || r.record.kind !== 'gpu-identity') continue;
+      const obs = toObservation(r.record, 'logfile', at, false);
       if (obs === null) continue;
       named = true;
-      this.opts.onObservation(obs, r, s);
+      this.opts.onObservation(obs, r.record, s);
     }
     if (!named) this.stats.skippedPreviousBoot++;
   }
+}
+
+/** Who besides root can write the file (owner, group, others), or null when only root can. */
+export function otherWriters(st: fs.Stats): string | null {
+  const who: string[] = [];
+  if (st.uid !== 0 && (st.mode & 0o200) !== 0) who.push(`its owner (uid ${st.uid})`);
+  if (st.gid !== 0 && (st.mode & 0o020) !== 0) who.push(`its group (gid ${st.gid})`);
+  if ((st.mode & 0o002) !== 0) who.push('every user');
+  return who.length === 0 ? null : who.join(', ');
+}
+
+function isIndented(line: string): boolean {
+  const c = line.charCodeAt(0);
+  return c === 0x20 || c === 0x09;
 }
 
 /**

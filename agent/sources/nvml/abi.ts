@@ -1,7 +1,14 @@
-// NVML's C ABI as the binding uses it (nvml.h, API 13): struct layouts as koffi
-// types, return codes, event bits, field ids, enums. test/unit/abi-nvml.test.ts
-// pins these to the reference and to the stand-in library's sizeof/offsetof.
+// NVML's C ABI as the binding uses it, in nvml.h's own spelling: the functions
+// (prototypes koffi binds), struct layouts (koffi types), constants. The ABI probe
+// (test/integration/nvml-abi-probe.test.ts) generates C from everything here and
+// compiles it against NVIDIA's nvml.h, R535's nvml.h and the stand-in's header.
 import koffi from 'koffi';
+import { RECOVERY_ACTION_NAMES } from '../gpu/recovery.ts';
+
+// nvml.h's enum types as the functions take them: 4-byte integers.
+for (const name of ['nvmlReturn_t', 'nvmlMemoryErrorType_t', 'nvmlEccCounterType_t', 'nvmlPageRetirementCause_t', 'nvmlEnableState_t']) {
+  koffi.alias(name, 'int');
+}
 
 export const PciInfo = koffi.struct('nvmlPciInfo_t', {
   busIdLegacy: koffi.array('char', 16),
@@ -21,7 +28,7 @@ export const EventData = koffi.struct('nvmlEventData_t', {
   computeInstanceId: 'uint32_t',
 });
 
-const Value = koffi.union('nvmlValue_t', {
+export const Value = koffi.union('nvmlValue_t', {
   dVal: 'double',
   uiVal: 'uint32_t',
   ulVal: 'unsigned long',
@@ -41,15 +48,44 @@ export const FieldValue = koffi.struct('nvmlFieldValue_t', {
   value: Value,
 });
 
+/** Every struct and union above, by its nvml.h name. */
+export const STRUCTS = { nvmlPciInfo_t: PciInfo, nvmlEventData_t: EventData, nvmlValue_t: Value, nvmlFieldValue_t: FieldValue };
+
 /** Opaque handles, passed back to NVML as they came. */
 export const DeviceHandle = koffi.pointer('nvmlDevice_t', koffi.opaque('nvmlDevice_st'));
 export const EventSetHandle = koffi.pointer('nvmlEventSet_t', koffi.opaque('nvmlEventSet_st'));
 
+/** Every NVML function the binding calls; all resolve when the library loads. Versioned symbols only. */
+export const FUNCTIONS = {
+  init: 'nvmlReturn_t nvmlInit_v2(void)',
+  shutdown: 'nvmlReturn_t nvmlShutdown(void)',
+  errorString: 'const char *nvmlErrorString(nvmlReturn_t result)',
+  driverVersion: 'nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)',
+  count: 'nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *deviceCount)',
+  handleByIndex: 'nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, _Out_ nvmlDevice_t *device)',
+  uuid: 'nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)',
+  name: 'nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)',
+  pci: 'nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)',
+  eventSetCreate: 'nvmlReturn_t nvmlEventSetCreate(_Out_ nvmlEventSet_t *set)',
+  supportedEvents: 'nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long *eventTypes)',
+  registerEvents: 'nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes, nvmlEventSet_t set)',
+  eventWait: 'nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms)',
+  eventSetFree: 'nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)',
+  eccTotal:
+    'nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvmlMemoryErrorType_t errorType, nvmlEccCounterType_t counterType, unsigned long long *eccCounts)',
+  retiredPages:
+    'nvmlReturn_t nvmlDeviceGetRetiredPages_v2(nvmlDevice_t device, nvmlPageRetirementCause_t cause, unsigned int *pageCount, unsigned long long *addresses, unsigned long long *timestamps)',
+  retiredPending: 'nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t device, nvmlEnableState_t *isPending)',
+  remappedRows:
+    'nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned int *corrRows, unsigned int *uncRows, unsigned int *isPending, unsigned int *failureOccurred)',
+  fieldValues: 'nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount, nvmlFieldValue_t *values)',
+} as const;
+
+/** Only the stand-in exports it; NVIDIA's library lacks it. */
+export const STANDIN_MARKER = 'const char *nvmlStandinVersion(void)';
+
 export const OFFSET = {
   pciBusId: koffi.offsetof(PciInfo, 'busId'),
-  pciDomain: koffi.offsetof(PciInfo, 'domain'),
-  pciBus: koffi.offsetof(PciInfo, 'bus'),
-  pciDevice: koffi.offsetof(PciInfo, 'device'),
   evDevice: koffi.offsetof(EventData, 'device'),
   evType: koffi.offsetof(EventData, 'eventType'),
   evData: koffi.offsetof(EventData, 'eventData'),
@@ -60,6 +96,7 @@ export const OFFSET = {
   fvValue: koffi.offsetof(FieldValue, 'value'),
 } as const;
 
+/** nvmlReturn_t. */
 export const NVML = {
   SUCCESS: 0,
   ERROR_UNINITIALIZED: 1,
@@ -76,10 +113,6 @@ export const NVML = {
   ERROR_UNKNOWN: 999,
 } as const;
 
-export const NVML_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(NVML).map(([k, v]) => [v, k === 'SUCCESS' ? 'NVML_SUCCESS' : `NVML_${k}`]),
-);
-
 /** nvmlEventType* bits. */
 export const EVENT = {
   SingleBitEccError: 0x1,
@@ -95,7 +128,7 @@ export const WANTED_EVENTS = EVENT.XidCriticalError | EVENT.DoubleBitEccError | 
 
 export const MEMORY_ERROR = { CORRECTED: 0, UNCORRECTED: 1 } as const;
 export const ECC_COUNTER = { VOLATILE: 0, AGGREGATE: 1 } as const;
-export const PAGE_RETIREMENT_CAUSE = { MULTIPLE_SINGLE_BIT: 0, DOUBLE_BIT: 1 } as const;
+export const PAGE_RETIREMENT_CAUSE = { MULTIPLE_SINGLE_BIT_ECC_ERRORS: 0, DOUBLE_BIT_ECC_ERROR: 1 } as const;
 
 /** NVML field ids (NVML's numbering, not DCGM's). */
 export const FI = {
@@ -115,6 +148,39 @@ export const VALUE_TYPE = {
   UNSIGNED_SHORT: 6,
 } as const;
 
-export const UUID_BUFFER = 96; // NVML_DEVICE_UUID_V2_BUFFER_SIZE
-export const NAME_BUFFER = 96; // NVML_DEVICE_NAME_V2_BUFFER_SIZE
-export const DRIVER_VERSION_BUFFER = 80;
+/** Buffer sizes for the string getters. */
+export const BUFFER = { DEVICE_UUID_V2: 96, DEVICE_NAME_V2: 96, SYSTEM_DRIVER_VERSION: 80 } as const;
+
+/** Every constant group above, with how nvml.h spells each key. */
+export const CONSTANTS: Record<string, { values: Readonly<Record<string, number>>; cName: (key: string) => string }> = {
+  NVML: { values: NVML, cName: (k) => (k === 'SUCCESS' ? 'NVML_SUCCESS' : `NVML_${k}`) },
+  EVENT: { values: EVENT, cName: (k) => `nvmlEventType${k}` },
+  MEMORY_ERROR: { values: MEMORY_ERROR, cName: (k) => `NVML_MEMORY_ERROR_TYPE_${k}` },
+  ECC_COUNTER: { values: ECC_COUNTER, cName: (k) => `NVML_${k}_ECC` },
+  PAGE_RETIREMENT_CAUSE: { values: PAGE_RETIREMENT_CAUSE, cName: (k) => `NVML_PAGE_RETIREMENT_CAUSE_${k}` },
+  FI: { values: FI, cName: (k) => `NVML_FI_DEV_${k}` },
+  VALUE_TYPE: { values: VALUE_TYPE, cName: (k) => `NVML_VALUE_TYPE_${k}` },
+  BUFFER: { values: BUFFER, cName: (k) => `NVML_${k}_BUFFER_SIZE` },
+  RECOVERY_ACTION: { values: Object.fromEntries(RECOVERY_ACTION_NAMES.map((n, code) => [n, code])), cName: (k) => k },
+};
+
+export const NVML_NAMES: Record<number, string> = Object.fromEntries(Object.entries(NVML).map(([k, v]) => [v, CONSTANTS.NVML!.cName(k)]));
+
+/**
+ * What the binding names that driver R535, the oldest it supports, lacks (not in
+ * R535's nvml.h, CUDA 12.2's; the ABI probe checks that), with the first release
+ * whose nvml.h has it (CUDA 12.6 came with R560, 12.8 with R570). The readings
+ * that need one are optional: a driver without it leaves them out, and the NVML
+ * source's status says which.
+ */
+export const NEWER_THAN_R535: ReadonlyArray<{ since: string; names: readonly string[] }> = [
+  { since: 'R560', names: ['nvmlEventTypeDramRetirementEvent', 'nvmlEventTypeDramRetirementFailure', 'NVML_VALUE_TYPE_UNSIGNED_SHORT', 'nvmlValue_t.usVal'] },
+  { since: 'R570', names: ['NVML_FI_DEV_GET_GPU_RECOVERY_ACTION', 'nvmlEventTypeGpuRecoveryAction', ...RECOVERY_ACTION_NAMES.slice(0, 5)] },
+  { since: 'CUDA 13.3', names: RECOVERY_ACTION_NAMES.slice(5, 6) },
+  { since: 'CUDA 13.4', names: RECOVERY_ACTION_NAMES.slice(6) },
+];
+
+/** The release that added an nvml.h name, or null when R535 has it. */
+export function sinceRelease(cName: string): string | null {
+  return NEWER_THAN_R535.find((e) => e.names.includes(cName))?.since ?? null;
+}

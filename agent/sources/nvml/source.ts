@@ -7,6 +7,7 @@ import { GpuSourceLoop } from '../gpu/source-loop.ts';
 import { siblingUrl } from '../gpu/worker-host.ts';
 import type { GpuSourceOptions, GpuSourceSink } from '../gpu/types.ts';
 import { resolveCommon } from '../gpu/types.ts';
+import { nvmlStatusDetail } from './status-detail.ts';
 import { NvmlTranslator } from './translate.ts';
 import type { CountersResult, OpenResult, WaitEvent } from './worker.ts';
 
@@ -17,8 +18,6 @@ const MAX_WAIT_MS = 1000;
 export interface NvmlSourceHandle {
   start(): void;
   stop(): Promise<void>;
-  /** Opens NVML once; true if it loaded and initialised. For backend 'auto'. */
-  tryOpen(): Promise<boolean>;
 }
 
 export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink): NvmlSourceHandle {
@@ -29,7 +28,7 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
   const translator = new NvmlTranslator();
 
   const loop = new GpuSourceLoop('nvml', o, worker, sink, step);
-  let opened = false;
+  let opened: OpenResult | null = null;
   let nextCounters = 0;
 
   const emitAll = (obs: ReturnType<NvmlTranslator['identity']>): void => {
@@ -37,7 +36,7 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
   };
 
   const hung = async (e: CallTimeoutError): Promise<void> => {
-    if (await loop.hung(e, libPath)) opened = false;
+    if (await loop.hung(e, libPath)) opened = null;
   };
 
   async function step(): Promise<void> {
@@ -47,10 +46,10 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
       if (!opened) {
         const r = await worker.call<OpenResult>('open', { libPath }, o.callTimeoutMs);
         if (!loop.running) return;
-        opened = true;
+        opened = r;
         loop.resetBackoff();
         nextCounters = 0;
-        loop.setStatus(loop.caughtUp ? 'up' : 'starting', `NVML ${r.driverVersion}${r.standin ? ' (stand-in)' : ''}: ${r.gpus.length} GPU(s)`);
+        loop.setStatus(loop.caughtUp ? 'up' : 'starting', nvmlStatusDetail(r, null));
         emitAll(translator.identity(r.gpus, o.now()));
       }
       if (performance.now() >= nextCounters) {
@@ -58,8 +57,7 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
         if (!loop.running) return;
         nextCounters = performance.now() + o.intervalMs;
         loop.caughtUp = true;
-        const errors = c.gpus.filter((g) => g.error).map((g) => `GPU ${g.index}: ${g.error}`);
-        loop.setStatus('up', `NVML: ${c.count} GPU(s)${errors.length ? `; ${errors.join('; ')}` : ''}`);
+        loop.setStatus('up', nvmlStatusDetail(opened, c));
         emitAll(translator.counters(c, o.now(), o.expectedGpus()));
       }
       const slice = Math.max(0, Math.min(waitMs, Math.ceil(nextCounters - performance.now())));
@@ -77,7 +75,7 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
       if (!loop.running) return;
       if (e instanceof CallTimeoutError) return hung(e);
       if (opened && e instanceof CallFailedError) await worker.call('close', null, o.callTimeoutMs).catch(() => undefined);
-      opened = false;
+      opened = null;
       loop.down(libPath, e);
     }
   }
@@ -91,18 +89,8 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
       // An event wait in flight returns within MAX_WAIT_MS; close waits that long at most.
       await worker.whenIdle(waitMs + 100);
       if (opened && !worker.busy) await worker.call('close', null, o.callTimeoutMs).catch(() => undefined);
-      opened = false;
+      opened = null;
       await worker.close();
-    },
-    async tryOpen(): Promise<boolean> {
-      try {
-        const r = await worker.call<OpenResult>('open', { libPath }, o.callTimeoutMs);
-        opened = true;
-        emitAll(translator.identity(r.gpus, o.now()));
-        return true;
-      } catch {
-        return false;
-      }
     },
   };
 }

@@ -92,3 +92,12 @@ would add ~40 MiB there) and nothing is written to the read-only root.
   read -r -t 5 _ code _ <&3 &&
   [ "$code" = 200 ]
 {{- end }}
+
+{{/*
+  A counter that rose within the window. increase() needs two samples, so a
+  series born with a non-zero value (the first refusal, a gap counted at start)
+  is caught by "exists now, did not a window ago".
+*/}}
+{{- define "gpu-health-agent.roseWithin" -}}
+(increase({{ .m }}[{{ .w }}]) > 0) or ({{ .m }} > 0 unless {{ .m }} offset {{ .w }})
+{{- end }}

@@ -1,0 +1,56 @@
+// The node's NVIDIA PCI functions as sysfs lists them: vendor 0x10de, and a
+// display or 3D controller (a GPU) or a bridge of class "other" (an NVSwitch).
+// This does not depend on the driver: a GPU the driver never brought up is
+// still listed. Read at start and now and then; a few dozen small files.
+import fs from 'node:fs';
+import path from 'node:path';
+import { normalisePci } from '../../parse/pci.ts';
+
+export interface NvidiaFunction {
+  pci: string;
+  kind: 'gpu' | 'switch';
+  /** PCI device id, e.g. `0x2330`. */
+  device: string;
+}
+
+export interface SysfsScan {
+  devices: NvidiaFunction[];
+  /** Why the directory could not be read; null when it was. */
+  error: string | null;
+}
+
+const NVIDIA = '0x10de';
+
+function read(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'latin1').trim();
+  } catch {
+    return null;
+  }
+}
+
+function kindOf(pciClass: string): NvidiaFunction['kind'] | null {
+  // 0x0300xx VGA, 0x0302xx 3D controller (data-centre GPUs); 0x0680xx bridge "other" (NVSwitch).
+  if (pciClass.startsWith('0x0300') || pciClass.startsWith('0x0302')) return 'gpu';
+  if (pciClass.startsWith('0x0680')) return 'switch';
+  return null;
+}
+
+export function scanNvidiaFunctions(sysfsRoot: string): SysfsScan {
+  const dir = path.join(sysfsRoot, 'bus', 'pci', 'devices');
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    return { devices: [], error: `${dir}: ${(err as Error).message}` };
+  }
+  const devices: NvidiaFunction[] = [];
+  for (const name of names.slice(0, 4096)) {
+    if (read(path.join(dir, name, 'vendor')) !== NVIDIA) continue;
+    const kind = kindOf(read(path.join(dir, name, 'class')) ?? '');
+    const pci = normalisePci(name);
+    if (kind === null || pci === null) continue;
+    devices.push({ pci, kind, device: read(path.join(dir, name, 'device')) ?? '' });
+  }
+  return { devices, error: null };
+}
