@@ -53,7 +53,7 @@ export async function startLogFileAgent(extra: string[] | ((paths: AgentPaths) =
     rmSync(s.dir, { recursive: true, force: true });
     throw err;
   }
-  if (opts.ready !== false) await waitFor('ready', async () => ((await a.get('/readyz')).status === 200 ? true : undefined), 5000);
+  if (opts.ready !== false) await waitFor('ready', async () => ((await a.get('/readyz')).status === 200 ? true : undefined), 10_000);
   return {
     a,
     dir: s.dir,
@@ -68,7 +68,7 @@ export async function startLogFileAgent(extra: string[] | ((paths: AgentPaths) =
 }
 
 /** Waits until the agent holds a finding on `pci`; returns its health. */
-export async function findingOn(a: AgentProcess, pci = LOG_PCI, timeoutMs = 4000): Promise<string> {
+export async function findingOn(a: AgentProcess, pci = LOG_PCI, timeoutMs = 10_000): Promise<string> {
   const { value } = await waitFor(`a finding on ${pci}`, async () => (await a.state()).gpus.find((g) => g.pci === pci && g.findings.length > 0)?.health, timeoutMs);
   return value;
 }

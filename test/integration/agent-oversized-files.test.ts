@@ -54,10 +54,10 @@ test('a hot reload to an oversized or too dense rule file is refused, the last g
 
   paddedRuleFile(cm.nextPath(), 1_000_000, 'fatal');
   cm.swap(null);
-  await waitFor('refused', async () => (/^gpu_health_rule_reloads_total\{result="refused"\} 1$/m.test((await a.get('/metrics')).body) ? true : undefined), 4000);
+  await waitFor('refused', async () => (/^gpu_health_rule_reloads_total\{result="refused"\} 1$/m.test((await a.get('/metrics')).body) ? true : undefined), 10_000);
   paddedRuleFile(cm.nextPath(), 200_000, 'fatal');
   cm.swap(null);
-  await waitFor('refused again', async () => (/^gpu_health_rule_reloads_total\{result="refused"\} 2$/m.test((await a.get('/metrics')).body) ? true : undefined), 4000);
+  await waitFor('refused again', async () => (/^gpu_health_rule_reloads_total\{result="refused"\} 2$/m.test((await a.get('/metrics')).body) ? true : undefined), 10_000);
   const errors = a.lines.filter((l) => l.msg === 'rule file refused; the last good table stays in force').map((l) => String(l.error));
   assert.match(errors[0] ?? '', /over the 256 KiB limit for a rule file/);
   assert.match(errors[1] ?? '', /over 20000 YAML tokens/);
@@ -66,7 +66,7 @@ test('a hot reload to an oversized or too dense rule file is refused, the last g
   assert.ok(grew < 20, `peak RSS grew ${grew.toFixed(0)} MiB`);
 
   cm.swap(`${RULES_V1}xid:\n  43: {severity: ignore}\n`);
-  await waitFor('the next good file applies', async () => ((await entry43(a)) === 'ignore' ? true : undefined), 4000);
+  await waitFor('the next good file applies', async () => ((await entry43(a)) === 'ignore' ? true : undefined), 10_000);
 });
 
 test('a state file over the bound is set aside unread; the agent starts clean and replays, at no cost in memory', async () => {

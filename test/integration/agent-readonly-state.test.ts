@@ -27,7 +27,7 @@ test('a read-only state directory: the agent keeps watching, and says nothing pe
   const { value: st } = await waitFor('persistence reported', async () => {
     const s = await a.state();
     return s.persistence?.ok === false ? s : undefined;
-  });
+  }, 10_000);
   assert.equal(st.condition.status, 'False');
   assert.match(st.persistence?.detail ?? '', /EROFS/);
   assert.equal(st.persistence?.controlSocket.ok, false);

@@ -46,9 +46,9 @@ test('a rule file making unknown and application-caused Xids fatal is accepted b
 
   // Back to a safe file: the gauge follows; then a risky reload warns again.
   writeFileSync(rules, 'apiVersion: gpu-health-agent/v1\nxid:\n  "109": {severity: fatal}\n');
-  await waitFor('gauge back to 0', async () => (gauge((await a.get('/metrics')).body) === 0 ? true : undefined), 4000);
+  await waitFor('gauge back to 0', async () => (gauge((await a.get('/metrics')).body) === 0 ? true : undefined), 10_000);
   writeFileSync(rules, 'apiVersion: gpu-health-agent/v1\nxid:\n  "43": {severity: fatal}\n');
-  await waitFor('gauge 1', async () => (gauge((await a.get('/metrics')).body) === 1 ? true : undefined), 4000);
+  await waitFor('gauge 1', async () => (gauge((await a.get('/metrics')).body) === 1 ? true : undefined), 10_000);
   const warnings = a.lines.filter((l) => String(l.msg).startsWith('rule table makes application-caused'));
   assert.equal(warnings.length, 2, 'warned at start and on the risky reload, not on the safe one');
 });
