@@ -50,6 +50,8 @@ async function validate(args: string[]): Promise<number> {
   const t = loaded.table;
   if (file === undefined) out(`${defaultsPath()}: ok, ${t.entries.size} entries (${t.apiVersion})`);
   else out(`${file}: ok, changes ${t.overridden.length} entr${t.overridden.length === 1 ? 'y' : 'ies'}${t.overridden.length > 0 ? `: ${t.overridden.join(', ')}` : ''}`);
+  // Valid, so exit 0; but said where it cannot be missed.
+  for (const r of t.risky) err(`${file ?? defaultsPath()}: RISKY: ${r.why}; a user's program can get a healthy node marked broken`);
   return 0;
 }
 
@@ -96,6 +98,8 @@ async function explain(args: string[]): Promise<number> {
   const lines = [`${spec.family}:${spec.code}${spec.variant !== null && spec.variant !== spec.code ? `/${spec.variant}` : ''}`];
   lines.push(`  entry:       ${found.unknown ? `${found.matched} (no entry names this code)` : found.matched}`);
   lines.push(...describeEntry(found.entry));
+  const risky = table.risky.find((r) => r.key === found.matched);
+  if (risky !== undefined) lines.push(`  RISKY:       ${risky.why}`);
   const same = found.entry.sameAs;
   if (same !== null) {
     if (same === 'xid:message') {

@@ -3,6 +3,7 @@
 import type { Command } from './index.ts';
 import { loadConfig, UsageError, type AgentConfig } from '../config/load.ts';
 import { flagHelp } from '../config/flags.ts';
+import { formatListenAddress, isLoopbackHost } from '../config/address.ts';
 import { createLogger, type Logger } from '../report/log/logger.ts';
 import { createDryRunReporter } from '../report/log/dry-run-reporter.ts';
 import { createKubeReporter, type KubeReporter } from '../report/kube/reporter.ts';
@@ -58,6 +59,12 @@ export const command: Command = {
     }
     const log = createLogger(config.logLevel);
     log.info({ config }, 'starting');
+    if (!isLoopbackHost(config.debugAddr.host)) {
+      log.warn(
+        { debugAddr: formatListenAddress(config.debugAddr) },
+        '--debug-addr is not a loopback address: /debug/state (GPUs, findings, pods) and /debug/rules are served to whatever can reach it; the chart keeps it on 127.0.0.1 (use --metrics-addr to expose /metrics only)',
+      );
+    }
 
     const reporter = reporterFor(config, log);
     // Without --expected-gpus the device-count check uses what the Node advertises (read by the kube reporter).

@@ -34,6 +34,10 @@ export function formatStatus(s: DebugState): string {
   const pr = s.podResources as DebugState['podResources'] | undefined;
   if (pr !== undefined && pr.state !== 'up') out.push(`pods: ${pr.state === 'disabled' ? 'not looked up' : 'unavailable'}${pr.detail === '' ? '' : ` (${pr.detail})`}`);
   if (s.drillsIgnored > 0) out.push(`drill records ignored (no --accept-drills): ${s.drillsIgnored}`);
+  // Older agents have no persistence field.
+  const ps = s.persistence;
+  if (ps !== undefined && !ps.ok) out.push(`state NOT persisted: ${ps.detail} (since ${ps.since}); a restart forgets the findings`);
+  if (ps !== undefined && !ps.controlSocket.ok) out.push(`control socket unavailable: ${ps.controlSocket.detail}`);
   // Older agents have no devices / rejected fields.
   const dev = s.devices as DebugState['devices'] | undefined;
   if (dev !== undefined) {

@@ -15,7 +15,9 @@ export function parseDuration(text: string): number | null {
     if (match === null || match.index !== start) return null;
     total += Number(match[1]) * (UNIT_MS[match[2] as string] as number);
   }
-  return total > 0 ? Math.round(total) : null;
+  // Rounded first: "0.0001ms" is 0 ms, refused like "0s" rather than shown as 0d.
+  const ms = Math.round(total);
+  return ms > 0 ? ms : null;
 }
 
 /** The largest whole unit: 300000 -> "5m", 86400000 -> "1d", 1500 -> "1500ms". */

@@ -2,15 +2,26 @@
 // found from both agent/rules/*.ts and the built dist/agent/rules/*.js) and one
 // user override file merged onto them.
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parse, YAMLParseError } from 'yaml';
+import { Lexer, parse, YAMLParseError } from 'yaml';
+import { formatBytes, readBoundedText } from '../config/read-bounded.ts';
 import { validateRuleDocument } from './schema.ts';
 import type { RuleDocument, Validated } from './schema.ts';
 import { buildTable } from './table.ts';
 import type { RuleTable } from './types.ts';
 
 export type RuleLoadResult = { ok: true; table: RuleTable } | { ok: false; error: string; errors: string[] };
+
+/**
+ * Overrides are a few KB. yaml's document model costs about 600 bytes a node, so a
+ * dense file (a flow list of small ints) costs some 300 times its size to parse: a
+ * ConfigMap-legal 1 MB file needs 600 MiB. Both bounds are checked before that cost:
+ * the size before reading, the tokens (a lexer pass, which keeps nothing) before
+ * parsing. 20,000 tokens are about 10 MiB of parsing, and over four times the
+ * shipped defaults (defaults.yaml: about 4,400).
+ */
+export const MAX_RULE_FILE_BYTES = 256 * 1024;
+export const MAX_RULE_TOKENS = 20_000;
 
 /**
  * Where defaults.yaml lies: beside the source module, or, from dist/agent/rules/,
@@ -27,9 +38,15 @@ export function defaultsPath(): string {
 
 /** YAML text -> a checked document. Errors read `LINE:COL ...` for syntax and `a.b.c: ...` for content. */
 export function parseRuleText(text: string): Validated<RuleDocument> {
+  if (text.length > MAX_RULE_FILE_BYTES) return { ok: false, errors: [`(document): ${text.length} characters, over the ${formatBytes(MAX_RULE_FILE_BYTES)} limit for a rule file`] };
+  let tokens = 0;
+  for (const _ of new Lexer().lex(text)) {
+    if (++tokens > MAX_RULE_TOKENS) return { ok: false, errors: [`(document): over ${MAX_RULE_TOKENS} YAML tokens, too large for a rule file (overrides are a few KB); not parsed`] };
+  }
   let raw: unknown;
   try {
-    raw = parse(text, { merge: true, uniqueKeys: true, prettyErrors: true });
+    // maxAliasCount: yaml's own bound on alias expansion (billion laughs), stated rather than assumed.
+    raw = parse(text, { merge: true, uniqueKeys: true, prettyErrors: true, maxAliasCount: 100 });
   } catch (err) {
     const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : (err as Error).message;
     return { ok: false, errors: [`(yaml): ${msg}`] };
@@ -64,14 +81,14 @@ export function tableFromText(text: string, origin: string): RuleLoadResult {
   return { ok: true, table: built.value };
 }
 
-/** Reads and checks an override file. Never throws: an unreadable or invalid file is an error result. */
+/** A rule file's text; one over MAX_RULE_FILE_BYTES (or not a regular file) is refused before it is read. */
+export async function readRuleText(path: string): Promise<{ ok: true; text: string } | { ok: false; error: string }> {
+  return readBoundedText(path, MAX_RULE_FILE_BYTES, 'a rule file (overrides are a few KB)');
+}
+
+/** Reads and checks an override file. Never throws: an unreadable, oversized or invalid file is an error result. */
 export async function loadRuleFile(path: string): Promise<RuleLoadResult> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const msg = `cannot read: ${(err as Error).message}`;
-    return { ok: false, errors: [msg], error: `${path}: ${msg}` };
-  }
-  return tableFromText(text, path);
+  const read = await readRuleText(path);
+  if (!read.ok) return { ok: false, errors: [read.error], error: `${path}: ${read.error}` };
+  return tableFromText(read.text, path);
 }

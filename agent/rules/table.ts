@@ -5,6 +5,7 @@ import { RULE_FAMILIES } from './types.ts';
 import type { RuleEntry, RuleFamily, RuleTable, Severity } from './types.ts';
 import type { EntryPatch, RuleDocument, Validated } from './schema.ts';
 import { API_VERSION } from './schema.ts';
+import { riskOf, type RiskyRule } from './risk.ts';
 
 function codeOf(family: RuleFamily, key: string): number | string {
   return /^\d+$/.test(key) && family !== 'counter' && family !== 'event' ? Number(key) : key;
@@ -76,6 +77,9 @@ export function buildTable(defaults: RuleDocument, override: RuleDocument | null
   }
   if (errors.length > 0) return { ok: false, errors: errors.map((e) => `defaults: ${e}`) };
 
+  // What the defaults said, for telling which overrides are risky.
+  const defaultEntries = new Map(entries);
+  const defaultUnknown = { ...unknown };
   const overridden: string[] = [];
   if (override !== null) {
     const origin = overrideOrigin ?? 'override';
@@ -101,6 +105,16 @@ export function buildTable(defaults: RuleDocument, override: RuleDocument | null
   for (const [id, e] of entries) check(e, id.replace(':', '.'), errors);
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
 
+  const risky: RiskyRule[] = [];
+  for (const family of RULE_FAMILIES) {
+    const why = riskOf(`unknown.${family}`, unknown[family], defaultUnknown[family]);
+    if (why !== null) risky.push({ key: `unknown.${family}`, why });
+  }
+  for (const [id, e] of entries) {
+    const why = riskOf(id, e, defaultEntries.get(id) ?? null);
+    if (why !== null) risky.push({ key: id, why });
+  }
+
   return {
     ok: true,
     value: {
@@ -109,6 +123,7 @@ export function buildTable(defaults: RuleDocument, override: RuleDocument | null
       unknown,
       origin: override === null ? 'defaults' : `defaults + ${overrideOrigin ?? 'override'}`,
       overridden,
+      risky,
     },
   };
 }

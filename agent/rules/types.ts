@@ -1,5 +1,6 @@
 // The rule table's vocabulary. The schema (zod) and the defaults data file live
 // beside this; classification maps Evidence to a RuleEntry through these keys.
+import type { RiskyRule } from './risk.ts';
 
 export type Severity = 'fatal' | 'warning' | 'info' | 'ignore';
 
@@ -110,6 +111,8 @@ export interface RuleTable {
   origin: string;
   /** Entry keys (and `unknown.<family>`) the override file changed. */
   overridden: readonly string[];
+  /** Entries that make application-caused, no-action or unknown codes fatal (risk.ts); empty for the defaults. */
+  risky: readonly RiskyRule[];
 }
 
 /** What classification found for one piece of evidence. */

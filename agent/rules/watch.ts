@@ -8,9 +8,9 @@
 // update at all, overlay) and on rename events Node reports inconsistently. Two
 // syscalls a second cost nothing measurable and see every kind of change within
 // one interval. Content is compared too, so a swap to identical text is silent.
-import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { tableFromText } from './load.ts';
+// A file over the size bound is refused from its stat, never read (load.ts).
+import { realpath, stat } from 'node:fs/promises';
+import { readRuleText, tableFromText } from './load.ts';
 import type { RuleTable } from './types.ts';
 
 export interface RuleWatchOptions {
@@ -33,15 +33,6 @@ function signatureOf(real: string, st: { ino: number; size: number; mtimeMs: num
   return `${real}|${st.ino}|${st.size}|${st.mtimeMs}|${st.ctimeMs}`;
 }
 
-function baseline(path: string): Seen {
-  try {
-    const real = realpathSync(path);
-    return { signature: signatureOf(real, statSync(real)), text: readFileSync(real, 'utf8') };
-  } catch {
-    return { signature: 'missing', text: null };
-  }
-}
-
 /**
  * Calls `onTable` with the new effective table each time the file's content changes
  * to a valid document, and `onError` (once per change) when it changes to something
@@ -54,7 +45,8 @@ export function watchRuleFile(
   options: RuleWatchOptions = {},
 ): RuleWatcher {
   const intervalMs = options.intervalMs ?? 1000;
-  let seen: Seen = options.emitInitial === true ? { signature: '', text: null } : baseline(path);
+  // Without emitInitial the first check, made at once, only records what the file is now.
+  let seen: Seen | null = options.emitInitial === true ? { signature: '', text: null } : null;
   let busy = false;
   let closed = false;
 
@@ -68,16 +60,22 @@ export function watchRuleFile(
       try {
         const real = await realpath(path);
         signature = signatureOf(real, await stat(real));
-        if (signature !== seen.signature) text = await readFile(real, 'utf8');
+        if (signature !== seen?.signature) {
+          const read = await readRuleText(real);
+          if (read.ok) text = read.text;
+          else readError = read.error;
+        }
       } catch (err) {
         signature = 'missing';
-        readError = (err as Error).message;
+        readError = `cannot read: ${(err as Error).message}`;
       }
-      if (closed || signature === seen.signature) return;
-      const previous = seen.text;
+      if (closed || signature === seen?.signature) return;
+      const first = seen === null;
+      const previous = seen?.text ?? null;
       seen = { signature, text };
+      if (first) return;
       if (readError !== null) {
-        onError(`${path}: cannot read: ${readError}`);
+        onError(`${path}: ${readError}`);
         return;
       }
       if (text === null || text === previous) return;
@@ -91,7 +89,7 @@ export function watchRuleFile(
 
   const timer = setInterval(() => void check(), intervalMs);
   timer.unref();
-  if (options.emitInitial === true) void check();
+  void check();
   return {
     close() {
       closed = true;

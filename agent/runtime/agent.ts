@@ -29,15 +29,18 @@ import {
 } from '../health/index.ts';
 import { actionOf, reasonOf, severityOf } from '../health/describe.ts';
 import { loadDefaults, loadRuleFile } from '../rules/load.ts';
+import { riskyRulesNotice } from '../rules/risk.ts';
 import { watchRuleFile, type RuleWatcher } from '../rules/watch.ts';
 import type { RuleTable } from '../rules/types.ts';
 import { createMetrics, type AgentMetrics } from '../report/debug/metrics.ts';
 import { startDebugServer, type DebugServer, type DebugSurface } from '../report/debug/server.ts';
 import { debugState, rulesView, withPods } from '../report/debug/views.ts';
+import { createLineBudgets } from '../report/log/line-budget.ts';
 import { readBootId } from './boot-id.ts';
 import { readBootTime } from './boot-time.ts';
 import { nextCondition, sameCondition } from './condition.ts';
-import { listenControlSocket, type ControlReply } from './control-socket.ts';
+import { controlSocketPath, listenControlSocket, StateDirTaken, type ControlReply } from './control-socket.ts';
+import { createPersistence, type Persistence, type PersistenceView } from './persistence.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
 import { createSaver, type Saver } from './saver.ts';
 import { scanNvidiaFunctions } from '../sources/sysfs/nvidia-devices.ts';
@@ -99,6 +102,8 @@ export interface AgentView {
   lastWrite: WriteRecord | null;
   persisted: WriteRecord | null;
   lastReload: WriteRecord | null;
+  /** Whether state survives a restart (state file, control socket). */
+  persistence: () => PersistenceView;
   /** The latest kernel records rejected as not the driver's (bounded), for /debug/state. */
   rejected: Array<RejectedRecord & { at: number }>;
 }
@@ -132,14 +137,29 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
   }
 
-  // Claim the state dir first: a second agent on it fails here, before it touches the state file.
+  // Lines an outside event can multiply (a storm of distinct findings, a peer hammering the control socket) are bounded.
+  const lines = createLineBudgets();
+
+  // Claim the state dir first: a second agent on it fails here, before it touches the state file. Only
+  // that is fatal: a state dir that cannot hold the socket (read-only, ...) means no clears and no persistence.
   let clearHandler: ((gpu: string | undefined) => ControlReply) | null = null;
-  const control: Server = await listenControlSocket(config.stateDir, (req) =>
-    clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu),
-  );
+  const startedAt = now();
+  const persistence: Persistence = createPersistence(config.stateDir, startedAt);
+  let control: Server | null = null;
+  try {
+    control = await listenControlSocket(
+      config.stateDir,
+      (req) => (clearHandler === null ? { ok: false, error: 'the agent is still starting' } : clearHandler(req.gpu)),
+      { onDenied: (uid, why) => lines.budget('control-denied').take(now()) && log.warn({ uid }, `control socket: ${why}`) },
+    );
+    persistence.controlSocketUp(controlSocketPath(config.stateDir));
+  } catch (err) {
+    if (err instanceof StateDirTaken) throw err;
+    persistence.controlSocketDown(controlSocketPath(config.stateDir), err as Error);
+    log.warn({ err: (err as Error).message, stateDir: config.stateDir }, 'control socket unavailable; `gpu-health-agent clear` cannot reach this agent');
+  }
 
   // Persisted state. A corrupt file is a warning and a clean start, never a crash.
-  const startedAt = now();
   const file = await readStateFile(config.stateDir);
   for (const w of file.warnings) log.warn({ stateDir: config.stateDir }, w);
   let health: HealthState;
@@ -198,6 +218,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     lastWrite: null,
     persisted: null,
     lastReload,
+    persistence: () => persistence.view(),
     rejected: [],
   };
   const reporters = opts.reporters;
@@ -238,6 +259,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     devicesKnown: () => view.health.devices.known.size,
     condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
     ready: () => view.ready,
+    persistence: () => persistence.view(),
+    rulesRisky: () => view.rules.risky.length,
+    linesSuppressed: () => lines.suppressed(),
   });
   for (const _ of ruleRefusals) m.ruleReloads.inc({ result: 'refused' });
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
@@ -264,7 +288,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       lastSaveAt = now();
       m.stateWrites.inc({ result: err === null ? 'ok' : 'error' });
       view.persisted = { at: lastSaveAt, what: 'state', ok: err === null, detail: err === null ? `${config.stateDir}/state.json` : err.message };
-      if (err !== null) log.error({ err: err.message, stateDir: config.stateDir }, 'cannot write the state file; will retry');
+      const outcome = persistence.written(err, lastSaveAt);
+      if (outcome.log !== null) log[outcome.log.level]({ err: err?.message, stateDir: config.stateDir }, outcome.log.msg);
+      send(outcome.notices);
     },
   );
 
@@ -335,16 +361,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     if (r.finding !== null && r.finding.counted) {
       const { gpu, id, finding: f } = r.finding;
-      // One info line per finding; its repeats (an Xid storm) only at debug level.
-      log[f.count === 1 ? 'info' : 'debug'](
-        {
-          finding: { id, reason: reasonOf(f), severity: severityOf(f), action: actionOf(f), count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, detail: f.detail },
-          gpu: { pci: gpu.pci, uuid: gpu.uuid, index: gpu.index },
-          source: obs.source,
-          drill: obs.drill,
-        },
-        'finding',
-      );
+      // One info line per finding, within the budget; its repeats (an Xid storm) only at debug level.
+      const level = f.count === 1 ? 'info' : 'debug';
+      const severity = severityOf(f);
+      if (log.isLevelEnabled(level) && lines.budget(severity === 'fatal' ? 'fatal-finding' : 'finding').take(t)) {
+        log[level](
+          {
+            finding: { id, reason: reasonOf(f), severity, action: actionOf(f), count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, detail: f.detail },
+            gpu: { pci: gpu.pci, uuid: gpu.uuid, index: gpu.index },
+            source: obs.source,
+            drill: obs.drill,
+          },
+          'finding',
+        );
+      }
     }
     send(r.notices);
     saver.markDirty();
@@ -428,6 +458,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
   send(startNotices);
   for (const err of ruleRefusals) refuseRules(err);
+  warnIfRisky(view.rules);
+
+  function warnIfRisky(table: RuleTable): void {
+    const n = riskyRulesNotice(table, now());
+    if (n === null) return;
+    log.warn({ rules: table.origin, risky: table.risky }, 'rule table makes application-caused or unknown codes fatal: a user program can get a healthy node marked broken');
+    send([n]);
+  }
 
   function refuseRules(error: string): void {
     log.error({ rules: config.rules, error }, 'rule file refused; the last good table stays in force');
@@ -453,6 +491,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         view.lastReload = { at: now(), what: 'rules', ok: true, detail: `loaded ${table.origin}` };
         m.ruleReloads.inc({ result: 'ok' });
         log.info({ rules: table.origin, overridden: table.overridden.length }, 'rule file reloaded');
+        warnIfRisky(table);
         // tick() re-classifies existing findings against the new table.
         const t = now();
         const r = tick(view.health, view.rules, t);
@@ -493,12 +532,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     rules: () => rulesView(view.rules, view.lastReload),
     metrics: async () => ({ contentType: m.registry.contentType, body: await m.registry.metrics() }),
   };
-  const debug: DebugServer = await startDebugServer(config.debugAddr, surface);
+  const refusedBy = (listener: string) => ({ onRefused: (why: string) => m.debugRefused.inc({ listener, why }) });
+  const debug: DebugServer = await startDebugServer(config.debugAddr, surface, 'all', refusedBy('debug'));
   const metricsAddr = config.metricsAddr;
   const metricsServer: DebugServer | null =
     metricsAddr === null
       ? null
-      : await startDebugServer(metricsAddr, surface, 'metrics').catch((err: Error) => {
+      : await startDebugServer(metricsAddr, surface, 'metrics', refusedBy('metrics')).catch((err: Error) => {
           throw new Error(`metrics listener ${formatListenAddress(metricsAddr)}: ${err.message}`);
         });
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
@@ -526,6 +566,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     if (t - lastSaveAt >= CURSOR_SAVE_MS && progress(kmsgCursor(), positions()) !== savedProgress) saver.markDirty();
     settle(t);
+    for (const left of lines.summaries(t)) {
+      log.warn({ what: left.what, notLogged: left.suppressed, since: new Date(left.since).toISOString() }, 'log lines left out by the rate limit; what they reported is in /debug/state and the metrics');
+    }
   }, TICK_MS);
 
   let stopping: Promise<void> | null = null;
@@ -540,7 +583,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       await Promise.allSettled(reporters.map(async (r) => r.stop()));
       await debug.close();
       await metricsServer?.close();
-      await new Promise<void>((resolve) => control.close(() => resolve()));
+      await new Promise<void>((resolve) => (control === null ? resolve() : control.close(() => resolve())));
       log.info('stopped');
     })();
     return stopping;

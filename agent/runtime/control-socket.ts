@@ -1,9 +1,13 @@
 // The operator's way in from the node itself: a unix socket in the state
-// directory (mode 0600, so only root on the node reaches it; nothing listens on
-// the network). One JSON request line in, one JSON reply line out.
+// directory (nothing listens on the network). One JSON request line in, one JSON
+// reply line out. Root only, twice over: the socket is created with mode 0600
+// (connect() checks the mode only once, so a chmod after listen() would leave a
+// window in which anyone could connect and be served later), and each
+// connection's peer uid (SO_PEERCRED) is checked before a byte is read.
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
-import { chmod, unlink, mkdir } from 'node:fs/promises';
+import { lstat, unlink, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { peerCred } from './peer-cred.ts';
 
 export const CONTROL_SOCKET = 'control.sock';
 const MAX_REQUEST_BYTES = 4096;
@@ -22,20 +26,59 @@ export function controlSocketPath(stateDir: string): string {
   return join(stateDir, CONTROL_SOCKET);
 }
 
-/** Listens on the control socket; fails if another agent already serves this state dir. */
-export async function listenControlSocket(stateDir: string, handle: ControlHandler): Promise<Server> {
+export interface ControlSocketOptions {
+  /** Uids let in; default root and the agent's own user. */
+  allowedUids?: number[];
+  /** A connection turned away: its peer's uid, or null when the peer could not be told. */
+  onDenied?: (uid: number | null, why: string) => void;
+}
+
+/** Another agent answers on this state dir's socket: this one must not start. */
+export class StateDirTaken extends Error {}
+
+/** Listens on the control socket; throws StateDirTaken if another agent already serves this state dir. */
+export async function listenControlSocket(stateDir: string, handle: ControlHandler, opts: ControlSocketOptions = {}): Promise<Server> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const path = controlSocketPath(stateDir);
-  if (await isServed(path)) throw new Error(`another agent is serving ${path}; one agent per state directory`);
+  if (await isServed(path)) throw new StateDirTaken(`another agent is serving ${path}; one agent per state directory`);
   await unlink(path).catch(() => undefined);
-  const server = createServer((socket) => serve(socket, handle));
+  const allowed = new Set(opts.allowedUids ?? [0, process.geteuid?.() ?? 0]);
+  const server = createServer((socket) => {
+    const denied = deny(socket, allowed);
+    if (denied === null) return serve(socket, handle);
+    opts.onDenied?.(denied.uid, denied.why);
+    socket.on('error', () => undefined);
+    reply(socket, { ok: false, error: denied.why });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve());
+    // bind(2) runs inside listen(), synchronously: the umask in force for exactly
+    // that call gives the socket its final mode, 0600, as it is created.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
   });
-  await chmod(path, 0o600);
+  const mode = (await lstat(path)).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    server.close();
+    throw new Error(`control socket ${path} was created with mode ${mode.toString(8)}, not 600`);
+  }
   server.unref();
   return server;
+}
+
+/** Why this connection may not be served, or null when its peer is allowed. */
+function deny(socket: Socket, allowed: Set<number>): { uid: number | null; why: string } | null {
+  let uid: number;
+  try {
+    uid = peerCred(socket).uid;
+  } catch (err) {
+    return { uid: null, why: `refused: the peer cannot be identified (${(err as Error).message})` };
+  }
+  return allowed.has(uid) ? null : { uid, why: `permission denied: uid ${uid} may not use the control socket (root only)` };
 }
 
 function serve(socket: Socket, handle: ControlHandler): void {

@@ -2,12 +2,21 @@
 // the condition as last decided, in one file so they can never disagree. A
 // write goes to a temp file, is fsynced, then renamed over the old one, so a
 // crash at any point leaves either the old or the new state, never half.
-import { open, rename, readFile, mkdir } from 'node:fs/promises';
+import { open, rename, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { readBoundedText } from '../config/read-bounded.ts';
 
 export const STATE_FILE = 'state.json';
 const VERSION = 1;
+/**
+ * The most the agent reads back. Its own largest file is about 9 MB: 64 GPUs x 256
+ * findings with 256-character details (health's caps; a unit test builds it),
+ * read back at a peak of about 145 MiB resident. A file over this was not
+ * written by the agent (a tampered 82 MB one took 381 MiB to load): it is set
+ * aside unread, as a corrupt one is.
+ */
+export const MAX_STATE_FILE_BYTES = 16 * 1024 * 1024;
 
 export const CursorSchema = z.object({ bootId: z.string(), seq: z.number().int().nonnegative() });
 export type KmsgCursor = z.infer<typeof CursorSchema>;
@@ -45,13 +54,14 @@ export interface LoadedState {
 
 export async function readStateFile(dir: string): Promise<LoadedState> {
   const path = join(dir, STATE_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { doc: null, warnings: [] };
-    return { doc: null, warnings: [`cannot read ${path}: ${(err as Error).message}; starting clean`] };
+  const read = await readBoundedText(path, MAX_STATE_FILE_BYTES, 'the state file');
+  if (!read.ok) {
+    if (read.code === 'ENOENT') return { doc: null, warnings: [] };
+    if (read.code !== 'EFBIG') return { doc: null, warnings: [`${path}: ${read.error}; starting clean`] };
+    await keepCorrupt(path);
+    return { doc: null, warnings: [`${path}: ${read.error}; kept as ${STATE_FILE}.corrupt, starting clean`] };
   }
+  const text = read.text;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -79,14 +89,20 @@ export async function writeStateFile(dir: string, doc: Omit<StateDoc, 'version'>
   const path = join(dir, STATE_FILE);
   const tmp = `${path}.tmp-${process.pid}`;
   const body = JSON.stringify({ version: VERSION, ...doc });
-  const file = await open(tmp, 'w', 0o600);
   try {
-    await file.writeFile(body);
-    await file.sync();
-  } finally {
-    await file.close();
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(body);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A half-written temp file (a full disk) would hold the space the next try needs.
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
-  await rename(tmp, path);
   // The rename itself is durable only once the directory entry is on disk.
   const dirHandle = await open(dir, 'r');
   try {

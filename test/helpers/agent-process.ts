@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { DebugState } from '../../agent/report/debug/state-types.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const MAIN = join(ROOT, 'dist/agent/main.js');
+/** The built agent; GPU_HEALTH_AGENT_MAIN points the tests (and `npm run faults`) at another build, e.g. an older release's. */
+export const MAIN = process.env.GPU_HEALTH_AGENT_MAIN ?? join(ROOT, 'dist/agent/main.js');
 
 export function requireBuild(): void {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before the integration tests`);
@@ -40,11 +41,22 @@ export function scratch(bootId = `boot-${randomBytes(6).toString('hex')}`): { di
   return { dir, stateDir: join(dir, 'state'), bootIdFile, bootId };
 }
 
-export async function startAgentProcess(args: string[], opts: { timeoutMs?: number; expectListen?: boolean } = {}): Promise<AgentProcess> {
+export interface AgentProcessOptions {
+  timeoutMs?: number;
+  expectListen?: boolean;
+  /** A command that execs the agent, e.g. ['prlimit', '--nofile=2048:2048']: the agent keeps its pid. */
+  wrap?: string[];
+  /** Extra environment. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startAgentProcess(args: string[], opts: AgentProcessOptions = {}): Promise<AgentProcess> {
   requireBuild();
-  const proc = spawn(process.execPath, [MAIN, 'run', '--debug-addr', '127.0.0.1:0', '--gpu-backend', 'none', ...args], {
+  const argv = [MAIN, 'run', '--debug-addr', '127.0.0.1:0', '--gpu-backend', 'none', ...args];
+  const [cmd, ...rest] = [...(opts.wrap ?? []), process.execPath, ...argv] as [string, ...string[]];
+  const proc = spawn(cmd, rest, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_NAME: 'it-node' },
+    env: { ...process.env, NODE_NAME: 'it-node', ...opts.env },
   });
   const lines: Array<Record<string, unknown>> = [];
   let err = '';

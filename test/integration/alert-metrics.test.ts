@@ -17,11 +17,9 @@ const PROMETHEUS_MADE = new Set(['up']);
 // PENDING METRICS: used by the alerts, added by other branches that are not merged yet.
 // Once a scrape has them, their labels are checked like every other metric's; until then they
 // are only reported. Remove each entry when its branch is merged (then the scrape must have it).
-//   gpu_health_rules_risky                              gauge, rules hardening (#10)
+//   (none pending)
 // ---------------------------------------------------------------------------------------------
-const PENDING: Record<string, string[]> = {
-  gpu_health_rules_risky: [],
-};
+const PENDING: Record<string, string[]> = {};
 
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, UsageError, type LoadEnv } from '../../agent/config/load.ts';
 import { parseDuration, formatDuration } from '../../agent/config/duration.ts';
-import { parseListenAddress } from '../../agent/config/address.ts';
+import { isLoopbackHost, parseListenAddress } from '../../agent/config/address.ts';
 
 function io(files: Record<string, string> = {}, env: Record<string, string> = {}): LoadEnv {
   return {
@@ -121,4 +121,9 @@ test('metrics listener, native library paths and pod impact flags', () => {
   assert.equal(f.podResourcesSocket, '/k/kubelet.sock');
   assert.equal(f.podEvents, true);
   assert.throws(() => loadConfig(['--metrics-addr', '20278'], io()), (e: Error) => e instanceof UsageError && /--metrics-addr/.test(e.message));
+});
+
+test('loopback hosts are told from addresses others can reach', () => {
+  for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) assert.ok(isLoopbackHost(h), h);
+  for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.0.2.2', '128.0.0.1', 'node.example', '::ffff:10.0.0.1']) assert.ok(!isLoopbackHost(h), h);
 });

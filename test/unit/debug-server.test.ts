@@ -28,6 +28,9 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
     devicesKnown: () => 0,
     condition: () => ({ type: 'AcceleratedHardwareReady', status: 'False' }),
     ready: () => ready,
+    persistence: () => ({ ok: false, controlSocket: { ok: true } }),
+    rulesRisky: () => 2,
+    linesSuppressed: () => [{ what: 'finding', count: 9 }],
   });
   metrics.ruleReloads.inc({ result: 'refused' });
   const surface: DebugSurface = {
@@ -71,6 +74,10 @@ test('debug server: probes, JSON, metrics, read-only, bound to loopback', async 
       'gpu_health_rule_reloads_total{result="refused"} 1',
       'gpu_health_ready 1',
       'gpu_health_drills_ignored_total 3',
+      'gpu_health_state_persisted 0',
+      'gpu_health_rules_risky 2',
+      'gpu_health_log_lines_suppressed_total{what="finding"} 9',
+      'gpu_health_control_socket_up 1',
     ]) {
       assert.ok(m.body.includes(line), `metrics lack ${line}`);
     }

@@ -4,28 +4,14 @@
 // exactly that on the real filesystem.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { watchRuleFile } from '../../agent/rules/watch.ts';
 import type { RuleTable } from '../../agent/rules/types.ts';
+import { configMap as sharedConfigMap, type ConfigMapDir } from '../helpers/configmap.ts';
 
 const V1 = 'apiVersion: gpu-health-agent/v1\n';
 
-function configMap(): { file: string; swap: (text: string) => void; dispose: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'cm-'));
-  let n = 0;
-  const swap = (text: string) => {
-    n += 1;
-    const ts = `..2026_01_01_00_00_0${n}.${n}`;
-    mkdirSync(join(dir, ts));
-    writeFileSync(join(dir, ts, 'rules.yaml'), text);
-    symlinkSync(ts, join(dir, '..data_tmp'));
-    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
-  };
-  swap(`${V1}xid:\n  43: {severity: info}\n`);
-  symlinkSync('..data/rules.yaml', join(dir, 'rules.yaml'));
-  return { file: join(dir, 'rules.yaml'), swap, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+function configMap(): ConfigMapDir {
+  return sharedConfigMap(`${V1}xid:\n  43: {severity: info}\n`);
 }
 
 function waitFor<T>(get: () => T | undefined, ms: number): Promise<T> {

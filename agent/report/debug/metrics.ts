@@ -35,6 +35,12 @@ export interface MetricsReader {
   devicesKnown(): number;
   condition(): { type: string; status: string } | null;
   ready(): boolean;
+  /** Entries of the effective rule table that make application-caused or unknown codes fatal. */
+  rulesRisky(): number;
+  /** Log lines left out by a line budget, per kind of line. */
+  linesSuppressed(): Array<{ what: string; count: number }>;
+  /** Whether state-file writes succeed and the control socket is up. */
+  persistence(): { ok: boolean; controlSocket: { ok: boolean } };
 }
 
 export interface AgentMetrics {
@@ -43,6 +49,7 @@ export interface AgentMetrics {
   ruleReloads: Counter<'result'>;
   stateWrites: Counter<'result'>;
   notices: Counter<'type' | 'drill'>;
+  debugRefused: Counter<'listener' | 'why'>;
 }
 
 const P = 'gpu_health_';
@@ -171,6 +178,41 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     },
   });
 
+  new Counter({
+    name: `${P}log_lines_suppressed_total`,
+    help: 'Log lines left out by a rate limit, per kind: what="finding" and "fatal-finding" (one line per new finding, each a burst of 50 then 5 a second), "control-denied"',
+    labelNames: ['what'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const l of read.linesSuppressed()) this.inc({ what: l.what }, l.count);
+    },
+  });
+  new Gauge({
+    name: `${P}rules_risky`,
+    help: 'Entries of the effective rule table that make application-caused, no-action or unknown codes fatal (a user program can then get a healthy node replaced)',
+    registers: reg,
+    collect() {
+      this.set(read.rulesRisky());
+    },
+  });
+  new Gauge({
+    name: `${P}state_persisted`,
+    help: '1 while the state file can be written (findings, cursor and condition survive a restart), 0 while writes fail (read-only or full state directory)',
+    registers: reg,
+    collect() {
+      this.set(read.persistence().ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${P}control_socket_up`,
+    help: '1 when the control socket (operator clears) is listening, 0 when it could not be created',
+    registers: reg,
+    collect() {
+      this.set(read.persistence().controlSocket.ok ? 1 : 0);
+    },
+  });
+
   return {
     registry,
     observations: new Counter({ name: `${P}observations_total`, help: 'Observations taken in, per source and kind', labelNames: ['source', 'kind', 'drill'], registers: reg }),
@@ -178,5 +220,11 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     stateWrites: new Counter({ name: `${P}state_writes_total`, help: 'State file writes, result="ok" or "error"', labelNames: ['result'], registers: reg }),
     // No reason label: unknown codes would make its cardinality unbounded; findings by reason are in gpu_health_findings.
     notices: new Counter({ name: `${P}notices_total`, help: 'Notices (Events) raised, per type', labelNames: ['type', 'drill'], registers: reg }),
+    debugRefused: new Counter({
+      name: `${P}debug_connections_refused_total`,
+      help: 'Debug and metrics listener connections closed or requests turned away by a bound: why="capacity" (over 32 connections), "timeout" (headers or request too slow), "malformed" (bad or oversized request)',
+      labelNames: ['listener', 'why'],
+      registers: reg,
+    }),
   };
 }

@@ -1,9 +1,14 @@
 // The local debug HTTP server. Read-only by construction: only GET and HEAD
 // are answered, and nothing here can change the agent's state (operator
 // clears go through the control socket instead). Binds 127.0.0.1 by default.
+// Any local process can connect, so connections, header and request times and
+// sizes are bounded (connections.ts), and requests carry no body.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../../config/address.ts';
+import { boundConnections, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits, type RefusedWhy } from './connections.ts';
+
+export type { RefusedWhy } from './connections.ts';
 
 // Not `import ... from 'node:http'`: an ESM import of a builtin reads every export,
 // and http.WebSocket then loads undici, ~12 MiB resident that nothing here uses.
@@ -33,10 +38,20 @@ export interface DebugServer {
 /** What a listener answers: everything (the loopback debug server) or `/metrics` only (the metrics listener). */
 export type DebugRoutes = 'all' | 'metrics';
 
-export async function startDebugServer(addr: ListenAddress, surface: DebugSurface, routes: DebugRoutes = 'all'): Promise<DebugServer> {
-  const server: Server = createServer((req, res) => {
-    handle(req, res, surface, routes).catch((err: Error) => send(res, 500, 'text/plain', `internal error: ${err.message}\n`));
+export interface DebugServerOptions {
+  /** Bounds; the defaults are DEFAULT_CONNECTION_LIMITS (32 connections, 5 s for headers, 10 s per request, 8 KiB of headers). */
+  limits?: Partial<ConnectionLimits>;
+  /** Each connection closed or request turned away by a bound (the refusals metric). */
+  onRefused?: (why: RefusedWhy) => void;
+}
+
+export async function startDebugServer(addr: ListenAddress, surface: DebugSurface, routes: DebugRoutes = 'all', opts: DebugServerOptions = {}): Promise<DebugServer> {
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
+  const refused = opts.onRefused ?? (() => undefined);
+  const server: Server = createServer(serverOptions(limits), (req, res) => {
+    handle(req, res, surface, routes, refused).catch((err: Error) => send(res, 500, 'text/plain', `internal error: ${err.message}\n`));
   });
+  boundConnections(server, limits.maxConnections, refused);
   // Keep-alive sockets from scrapers must not hold shutdown hostage.
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
@@ -54,10 +69,16 @@ export async function startDebugServer(addr: ListenAddress, surface: DebugSurfac
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, surface: DebugSurface, routes: DebugRoutes): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, surface: DebugSurface, routes: DebugRoutes, refused: (why: RefusedWhy) => void): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return send(res, 405, 'text/plain', 'read-only: GET and HEAD only\n');
+  }
+  // A body would be read (and waited for) only to be thrown away: refuse it and close.
+  if (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0) {
+    refused('malformed');
+    res.setHeader('Connection', 'close');
+    return send(res, 413, 'text/plain', 'GET and HEAD take no request body\n');
   }
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   // The metrics listener may face the network: it shows nothing but /metrics.

@@ -88,4 +88,14 @@ export interface DebugState {
   rejected: DebugRejected[];
   /** The kubelet's pod-resources API, which names the pods in gpus[].pods and in Events. */
   podResources: DebugPodResources;
+  /** Whether state survives a restart; absent from older agents. */
+  persistence?: DebugPersistence;
+}
+
+export interface DebugPersistence {
+  /** False while the state file cannot be written (nothing persists). */
+  ok: boolean;
+  since: string;
+  detail: string;
+  controlSocket: { ok: boolean; path: string; detail: string };
 }

@@ -6,7 +6,7 @@ import type { AgentView } from '../../runtime/agent.ts';
 import type { KmsgCursor } from '../../runtime/state-file.ts';
 import type { WriteRecord } from '../../runtime/types.ts';
 import type { PodsView } from '../../runtime/pod-impact.ts';
-import type { DebugCondition, DebugState, DebugWrite } from './state-types.ts';
+import type { DebugCondition, DebugPersistence, DebugState, DebugWrite } from './state-types.ts';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -74,7 +74,13 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     devices: h.devices,
     rejected: v.rejected.map((r) => ({ ...r, at: iso(r.at) })),
     podResources: { state: 'disabled', socket: null, detail: '', fetchedAt: null },
+    persistence: persistenceView(v),
   };
+}
+
+function persistenceView(v: AgentView): DebugPersistence {
+  const p = v.persistence();
+  return { ok: p.ok, since: iso(p.since), detail: p.detail, controlSocket: p.controlSocket };
 }
 
 export function rulesView(table: RuleTable, lastReload: WriteRecord | null): unknown {
@@ -84,6 +90,11 @@ export function rulesView(table: RuleTable, lastReload: WriteRecord | null): unk
     overridden: table.overridden,
     lastReload: write(lastReload),
     unknown: table.unknown,
-    entries: [...table.entries.values()],
+    // Entries that make application-caused or unknown codes fatal, listed and marked on the entry.
+    risky: table.risky,
+    entries: [...table.entries].map(([key, e]) => {
+      const why = table.risky.find((r) => r.key === key)?.why;
+      return why === undefined ? e : { ...e, risky: why };
+    }),
   };
 }
