@@ -60,6 +60,15 @@ const CURSOR_SAVE_MS = 10_000;
 const DEVICE_SCAN_MS = 60_000;
 /** Rejected kernel records kept for /debug/state. */
 const RECENT_REJECTED = 8;
+/** How long the start waits for the API server's view of the Node before reading the kernel log. */
+const ADOPT_WAIT_MS = 3000;
+
+/** Resolves when `p` settles or after `ms`, whichever is first. */
+async function firstOf(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -166,6 +175,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let condition: ConditionRecord | null = null;
   let cursor: KmsgCursor | null = null;
   let replay = false;
+  /** The condition the API server had for this Node at start, once a reporter read it. */
+  let nodeCondition: { status: string; lastTransitionTime: number } | null = null;
   const startNotices: Notice[] = [];
   if (file.doc !== null) {
     const restored = fromSnapshot(file.doc.health, bootId, rules, startedAt, undefined, { acceptDrills: config.acceptDrills, savedAt: file.doc.savedAt });
@@ -185,7 +196,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     health = emptyHealth(bootId);
   }
   // A replay reads log files from their start too: a first start, as far as reading goes.
-  const resumed = file.doc !== null && file.doc.bootId === bootId && !replay;
+  let resumed = file.doc !== null && file.doc.bootId === bootId && !replay;
   // Before the kernel log is replayed: which NVIDIA devices this node has.
   const scanDevices = (state: HealthState): void => {
     const scan = scanNvidiaFunctions(config.sysfsRoot);
@@ -267,7 +278,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
 
   // Persistence: health + cursor + condition in one atomic file.
-  const logFiles: LogFilePosition[] = replay ? [] : (file.doc?.logFiles ?? []);
+  let logFiles: LogFilePosition[] = replay ? [] : (file.doc?.logFiles ?? []);
   // Reading progress (kmsg cursor, log-file offsets) as one string, to see whether it moved since the last write.
   const positions = (): LogFilePosition[] => view.sources.flatMap((s) => s.positions?.() ?? []);
   const progress = (c: KmsgCursor | null, p: LogFilePosition[]): string => `${c?.seq ?? ''}|${p.map((x) => `${x.ino}:${x.offset}`).join(',')}`;
@@ -433,12 +444,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   clearHandler = clear;
 
   // Reporters connect in the background; they hold what they are told until then.
-  for (const r of reporters) {
-    void r
+  const reportersStarted = reporters.map(async (r) =>
+    r
       .start?.()
       .then((result) => adopt(result))
-      .catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start'));
-  }
+      .catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start')),
+  );
 
   /**
    * The node's condition as the API server has it: when this agent has no record
@@ -450,6 +461,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (a === undefined) return;
     const ltt = Date.parse(a.lastTransitionTime);
     if (!Number.isFinite(ltt) || (a.status !== 'True' && a.status !== 'False' && a.status !== 'Unknown')) return;
+    nodeCondition = { status: a.status, lastTransitionTime: ltt };
     if (view.condition === null) view.condition = { status: a.status, reason: a.reason, message: '', lastTransitionTime: ltt };
     else if (view.condition.status === a.status) view.condition = { ...view.condition, lastTransitionTime: ltt };
     else return;
@@ -544,6 +556,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
   log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
 
+  // The Node's condition, if the API server answers soon: a False newer than the state
+  // file, which does not have it, means the file lost the finding behind it (an older
+  // agent's file, one restored from a backup). Read the kernel log again rather than
+  // resume after the records and turn the Node True without seeing them again.
+  await firstOf(Promise.allSettled(reportersStarted), ADOPT_WAIT_MS);
+  // Set by adopt(), which TypeScript cannot see run.
+  const onNode = nodeCondition as { status: string; lastTransitionTime: number } | null;
+  if (!replay && file.doc !== null && onNode?.status === 'False' && condition?.status !== 'False' && file.doc.savedAt < onNode.lastTransitionTime) {
+    log.warn(
+      { nodeFalseSince: new Date(onNode.lastTransitionTime).toISOString(), stateSavedAt: new Date(file.doc.savedAt).toISOString() },
+      'the Node is False since after the state file was saved, which does not say so: reading the kernel log again',
+    );
+    replay = true;
+    cursor = null;
+    resumed = false;
+    logFiles = [];
+    // What the restored findings already counted is not counted again.
+    view.health.replayUntil = file.doc.savedAt;
+  }
   view.sources = opts.sources({ onObservation, onStatus, onRejected }, { cursor, resumed, logFiles, bootTimeMs });
   for (const s of view.sources) {
     await s.start();
