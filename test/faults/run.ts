@@ -11,8 +11,10 @@ import { scenarios as stateDir } from './scenarios/state-dir.ts';
 import { scenarios as controlSocket } from './scenarios/control-socket.ts';
 import { scenarios as rules } from './scenarios/rules.ts';
 import { scenarios as logVolume } from './scenarios/log-volume.ts';
+import { scenarios as evidence } from './scenarios/evidence.ts';
+import { scenarios as persistence } from './scenarios/persistence.ts';
 
-const SUITES: Scenario[][] = [debugEndpoint, oversizedFiles, stateDir, controlSocket, rules, logVolume];
+const SUITES: Scenario[][] = [evidence, persistence, debugEndpoint, oversizedFiles, stateDir, controlSocket, rules, logVolume];
 
 interface Row extends Outcome {
   name: string;

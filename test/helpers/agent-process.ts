@@ -18,6 +18,8 @@ export function requireBuild(): void {
 
 export interface AgentProcess {
   proc: ChildProcess;
+  /** The flags it was started with (after `run` and the test defaults), to start it again. */
+  args: string[];
   port: number;
   addr: string;
   /** Parsed JSON log lines so far. */
@@ -114,6 +116,7 @@ export async function startAgentProcess(args: string[], opts: AgentProcessOption
   };
   return {
     proc,
+    args,
     port,
     addr,
     lines,

@@ -4,6 +4,7 @@
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratch, startAgentProcess, waitFor, type AgentProcess, type AgentProcessOptions } from './agent-process.ts';
+import { syslogStamp } from './log-lines.ts';
 
 export interface LogFileAgent {
   a: AgentProcess;
@@ -18,8 +19,9 @@ export interface LogFileAgent {
 
 export const LOG_PCI = '0000:3b:00.0';
 
+/** Stamped now: a line stamped before this boot began would be read as an earlier boot's. */
 export function xidLine(code: number, pci = LOG_PCI): string {
-  return `Dec  1 08:44:00 it-node kernel: NVRM: Xid (PCI:${pci.slice(0, -2)}): ${code}, pid='<unknown>', name=<unknown>, test fault\n`;
+  return `${syslogStamp(Date.now())} it-node kernel: NVRM: Xid (PCI:${pci.slice(0, -2)}): ${code}, pid='<unknown>', name=<unknown>, test fault\n`;
 }
 
 export interface AgentPaths {

@@ -7,98 +7,24 @@
 // (syslog and dmesg forms) and logger-style lines must do the same through --log-file.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startAgentProcess, scratch, waitFor, ROOT, type AgentProcess } from '../helpers/agent-process.ts';
-import { kmsgLastSeq, kmsgRecordsAfter, seedCursorAtEnd } from '../helpers/kmsg.ts';
+import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { createForger, type Vector } from '../helpers/forge.ts';
+import { seedCursorAtEnd } from '../helpers/kmsg.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 import type { KmsgRecord } from '../../agent/parse/kmsg-record.ts';
 import type { DebugState } from '../../agent/report/debug/state-types.ts';
 
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];
-const cgroups: string[] = [];
+const forger = createForger();
 after(async () => {
   for (const a of agents) await a.kill();
-  for (const c of cgroups) if (existsSync(c)) rmdirSync(c);
+  forger.dispose();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-
-/** A work dir every user can enter, with the forger compiled into it. */
-function buildForger(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gha-forge-'));
-  dirs.push(dir);
-  chmodSync(dir, 0o755);
-  const bin = join(dir, 'forge');
-  execFileSync('gcc', ['-O0', '-o', bin, join(ROOT, 'test/fixtures/forge/forge.c')]);
-  chmodSync(bin, 0o755);
-  return bin;
-}
-
-/** The forger under a file name of the attacker's choice (any bytes but '/' and NUL). */
-function renamed(bin: string, fileName: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gha-forge-name-'));
-  dirs.push(dir);
-  chmodSync(dir, 0o755);
-  const path = join(dir, fileName);
-  copyFileSync(bin, path);
-  chmodSync(path, 0o755);
-  // A plain path to exec it by (a newline in argv is fine, but keep the command readable).
-  const link = join(dir, 'run');
-  symlinkSync(path, link);
-  return link;
-}
-
-/** A memory cgroup of 32 MiB (v1 or v2), for the OOM killer. */
-function memoryCgroup(): string {
-  const name = `gha-forge-${randomBytes(4).toString('hex')}`;
-  const v1 = '/sys/fs/cgroup/memory';
-  if (existsSync(join(v1, 'memory.limit_in_bytes'))) {
-    const dir = join(v1, name);
-    mkdirSync(dir);
-    cgroups.push(dir);
-    writeFileSync(join(dir, 'memory.limit_in_bytes'), String(32 << 20));
-    return dir;
-  }
-  const dir = join('/sys/fs/cgroup', name);
-  mkdirSync(dir);
-  cgroups.push(dir);
-  writeFileSync(join(dir, 'memory.max'), String(32 << 20));
-  if (existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0');
-  return dir;
-}
-
-interface Vector {
-  name: string;
-  /** The command; it runs as nobody unless `root`. */
-  argv: string[];
-  root?: boolean;
-  cgroup?: string;
-}
-
-/** Runs one vector and returns the kernel-facility records that quote it (those naming its pid). */
-async function forge(v: Vector): Promise<KmsgRecord[]> {
-  // Segfault and trap reports share the kernel's printk rate limit (10 per 5 s): try again after a pause.
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const from = kmsgLastSeq();
-    const inner = v.root === true ? v.argv : ['setpriv', ...NOBODY, ...v.argv];
-    const script = v.cgroup === undefined ? 'exec "$@"' : `echo $$ > ${v.cgroup}/cgroup.procs && exec "$@"`;
-    const r = spawnSync('sh', ['-c', script, 'sh', ...inner], { stdio: 'ignore', timeout: 20_000 });
-    const pid = r.pid;
-    await sleep(100);
-    const word = new RegExp(`(?<![0-9])${pid}(?![0-9])`);
-    const mine = kmsgRecordsAfter(from).filter((rec) => rec.facility === 0 && (rec.text.includes('NVRM') || rec.text.includes('SXid')) && word.test(rec.text));
-    if (mine.length > 0) return mine;
-    await sleep(5500);
-  }
-  throw new Error(`${v.name}: the kernel wrote no record for it`);
-}
 
 const total = (counts: Record<string, number> | null | undefined): number => Object.values(counts ?? {}).reduce((a, b) => a + b, 0);
 const rejectedBy = (s: DebugState, source: string): number => total(s.sources.find((x) => x.source === source)?.rejected);
@@ -117,7 +43,7 @@ async function cleanAgent(args: string[], seed = true): Promise<AgentProcess> {
 }
 
 test('forged records through the real kernel: the agent stays True with no finding and counts each as rejected', async () => {
-  const bin = buildForger();
+  const { bin, renamed, memoryCgroup, forge } = forger;
   const a = await cleanAgent([]);
   const before = await a.state();
   assert.equal(before.condition.status, 'True');
@@ -125,15 +51,15 @@ test('forged records through the real kernel: the agent stays True with no findi
 
   const vectors: Vector[] = [
     ...['79', '48', '64', '95', '154'].map((code) => ({ name: `process name "NVRM: Xid ${code}," in a segfault report`, argv: [bin, 'segv', `NVRM: Xid ${code},`] })),
-    { name: 'a file name with a PCI address at the end of a segfault report', argv: [renamed(bin, 'NVRM: Xid (PCI:0000:3b:00): 48, x'), 'segv', 'x'] },
-    { name: 'a file name forging fallen off the bus', argv: [renamed(bin, 'NVRM: GPU 0000:5e:00.0: GPU has fallen off the bus'), 'segv', 'x'] },
-    { name: "a file name with a newline: the driver's Xid line as the record's second line", argv: [renamed(bin, 'x\nNVRM: Xid (PCI:0000:3b:00): 79, pid=1, name=x, GPU has fallen off the bus.\n'), 'segv', 'x'] },
+    { name: 'a file name with a PCI address at the end of a segfault report', argv: [renamed('NVRM: Xid (PCI:0000:3b:00): 48, x'), 'segv', 'x'] },
+    { name: 'a file name forging fallen off the bus', argv: [renamed('NVRM: GPU 0000:5e:00.0: GPU has fallen off the bus'), 'segv', 'x'] },
+    { name: "a file name with a newline: the driver's Xid line as the record's second line", argv: [renamed('x\nNVRM: Xid (PCI:0000:3b:00): 79, pid=1, name=x, GPU has fallen off the bus.\n'), 'segv', 'x'] },
     {
       name: 'a file name with newlines: the three-line fallen-off-the-bus message',
-      argv: [renamed(bin, 'x\nNVRM: The NVIDIA GPU 0000:3b:00.0\nNVRM: (PCI ID: 10de:2330) installed in this system has\nNVRM: fallen off the bus and is not responding to commands.\n'), 'segv', 'x'],
+      argv: [renamed('x\nNVRM: The NVIDIA GPU 0000:3b:00.0\nNVRM: (PCI ID: 10de:2330) installed in this system has\nNVRM: fallen off the bus and is not responding to commands.\n'), 'segv', 'x'],
     },
-    { name: 'a file name with a newline: an identity line', argv: [renamed(bin, 'x\nNVRM: GPU at PCI:0000:3b:00: GPU-00000000-1111-2222-3333-444444444444\n'), 'segv', 'x'] },
-    { name: 'a file name with a newline: a fatal SXid', argv: [renamed(bin, 'x\nnvidia-nvswitch0: SXid (PCI:0000:c3:00.0): 24007, Fatal, Link 30 x\n'), 'segv', 'x'] },
+    { name: 'a file name with a newline: an identity line', argv: [renamed('x\nNVRM: GPU at PCI:0000:3b:00: GPU-00000000-1111-2222-3333-444444444444\n'), 'segv', 'x'] },
+    { name: 'a file name with a newline: a fatal SXid', argv: [renamed('x\nnvidia-nvswitch0: SXid (PCI:0000:c3:00.0): 24007, Fatal, Link 30 x\n'), 'segv', 'x'] },
     { name: 'the process name in an invalid-opcode trap', argv: [bin, 'ud', 'NVRM: Xid 79,'] },
     ...(process.arch === 'x64' ? [{ name: 'the process name in a general protection fault', argv: [bin, 'gpf', 'NVRM: Xid 79,'] }] : []),
     { name: 'the process name in the drop_caches notice (root)', argv: [bin, 'dropcaches', 'NVRM: Xid 79,'], root: true },
