@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, freePort } from '../cluster/harness/cluster.ts';
 import { agentIdentity, condition, createNode, getNode, installAgentManifests, uniqueName } from '../cluster/harness/fixtures.ts';
-import { waitFor } from '../helpers/agent-process.ts';
 import { startFakeKubelet } from '../helpers/fake-kubelet.ts';
 import { marker, seedCursorAtEnd, uniquePci } from '../helpers/kmsg.ts';
 import { startEngine } from '../integration/dcgm-harness.ts';
@@ -99,15 +98,20 @@ export function imageSuite(arch: Arch): void {
 
   const status = async (r: Run): Promise<DebugState> => JSON.parse(await execOk(r, ['gpu-health-agent', 'status', '--addr', r.addr, '--json'])) as DebugState;
 
+  /** Polls `fn` until it gives a value; fails at once, with the agent's output, when the agent exits. */
   async function until<T>(r: Run, what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-    const exited = new Error('exited');
-    try {
-      return (await waitFor(what, async () => {
-        if (r.container.exitCode !== undefined) throw exited;
-        return fn();
-      }, ms * slow, 200)).value;
-    } catch (err) {
-      throw new Error(`${(err as Error).message}${r.container.exitCode === undefined ? '' : ` (the agent exited: ${r.container.exitCode})`}${tail(r)}`, { cause: err });
+    const deadline = Date.now() + ms * slow;
+    let last: unknown;
+    for (;;) {
+      if (r.container.exitCode !== undefined) throw new Error(`waiting for ${what}: the agent exited (${r.container.exitCode})${tail(r)}`);
+      try {
+        const v = await fn();
+        if (v !== undefined) return v;
+      } catch (err) {
+        last = err;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms * slow} ms waiting for ${what}${last === undefined ? '' : `; last error: ${String(last)}`}${tail(r)}`);
+      await new Promise((res) => setTimeout(res, 200));
     }
   }
 
@@ -122,6 +126,7 @@ export function imageSuite(arch: Arch): void {
           return res.code === 0 ? true : undefined;
         }, 60_000);
       } catch (err) {
+        if (r.container.exitCode !== undefined) throw err;
         const sources = await r.container.exec(['gpu-health-agent', 'status', '--addr', r.addr], { timeoutMs: 10_000 * slow });
         throw new Error(`${(err as Error).message}\nlast probe: ${last}\nstatus: ${sources.stdout}${sources.stderr}`, { cause: err });
       }
@@ -185,6 +190,7 @@ export function imageSuite(arch: Arch): void {
     cleanups.push(() => kubelet.stop());
     await probes(r);
     await nodeCondition(r);
+    assert.equal((await execOk(r, ['node', '-p', 'process.arch'])).trim(), arch === 'amd64' ? 'x64' : 'arm64', 'the image\'s node is the target architecture\'s');
 
     // The stand-in's GPUs through the koffi binding (nvmlPciInfo_t, UUIDs) in this ABI.
     const seen = await until(r, 'both stand-in GPUs in /debug/state', async () => {
@@ -192,9 +198,13 @@ export function imageSuite(arch: Arch): void {
       return NVML_PCI.every((pci) => s.gpus.some((g) => g.pci === pci)) ? s : undefined;
     });
     assert.deepEqual(NVML_PCI.map((pci) => seen.gpus.find((g) => g.pci === pci)?.uuid), NVML_UUID);
-    const table = await execOk(r, ['gpu-health-agent', 'status', '--addr', r.addr]);
+    // The status table, with the pod the fake kubelet's pod-resources socket names
+    // (the agent loads @grpc/grpc-js and the .proto only for this).
+    const table = await until(r, 'the pod of GPU 0 in `gpu-health-agent status`', async () => {
+      const t = await execOk(r, ['gpu-health-agent', 'status', '--addr', r.addr]);
+      return /ml\/trainer-0/.test(t) ? t : undefined;
+    });
     assert.match(table, new RegExp(`node ${r.nodeName}: ${TYPE}=`));
-    assert.match(table, /ml\/trainer-0/, 'the pod from the kubelet pod-resources socket (the .proto is in the image)');
 
     // drill, as README's rehearsal does with kubectl exec: a fatal Xid, on a PCI
     // address of its own (other agents on this machine read the same kernel log).
