@@ -56,7 +56,9 @@ export function imageSuite(arch: Arch): void {
   after(async () => {
     for (const c of cleanups.reverse()) await c();
     await cluster?.release();
-    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    // GPU_HEALTH_AGENT_IMAGE_KEEP=1 keeps the runs' setup scripts and strace logs to look at.
+    if (process.env.GPU_HEALTH_AGENT_IMAGE_KEEP === '1') console.log(`# kept ${scratch}`);
+    else if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   });
 
   /**
