@@ -101,7 +101,7 @@ export function imageSuite(arch: Arch): void {
   const status = async (r: Run): Promise<DebugState> => JSON.parse(await execOk(r, ['gpu-health-agent', 'status', '--addr', r.addr, '--json'])) as DebugState;
 
   /** Polls `fn` until it gives a value; fails at once, with the agent's output, when the agent exits. */
-  async function until<T>(r: Run, what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  async function until<T>(r: Run, what: string, fn: () => Promise<T | undefined>, ms = 20_000, seen: () => string = () => ''): Promise<T> {
     const deadline = Date.now() + ms * slow;
     let last: unknown;
     for (;;) {
@@ -112,7 +112,7 @@ export function imageSuite(arch: Arch): void {
       } catch (err) {
         last = err;
       }
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms * slow} ms waiting for ${what}${last === undefined ? '' : `; last error: ${String(last)}`}${tail(r)}`);
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms * slow} ms waiting for ${what}${last === undefined ? '' : `; last error: ${String(last)}`}\n${seen()}${tail(r)}`);
       await new Promise((res) => setTimeout(res, 200));
     }
   }
@@ -164,6 +164,7 @@ export function imageSuite(arch: Arch): void {
     assert.deepEqual(instructions.filter((i) => i.op === 'COPY' || i.op === 'ADD'), [], 'no COPY or ADD in the runtime stage: contents.txt lists what goes in');
     assert.equal(instructions.filter((i) => i.op === 'RUN' && /image\/assemble\.sh app /.test(i.args)).length, 1, 'one RUN of assemble.sh app');
     assert.equal(workdir, '/app');
+    assert.equal(image.config.user, 'root', 'the container runs as root, as the chart\'s runAsUser: 0 (and this test) does');
     assert.ok(existsSync(join(image.app, entrypoint.at(-1)!)), `the ENTRYPOINT's script (${entrypoint.join(' ')}) is in the image`);
   });
 
@@ -202,10 +203,12 @@ export function imageSuite(arch: Arch): void {
     assert.deepEqual(NVML_PCI.map((pci) => seen.gpus.find((g) => g.pci === pci)?.uuid), NVML_UUID);
     // The status table, with the pod the fake kubelet's pod-resources socket names
     // (the agent loads @grpc/grpc-js and the .proto only for this).
+    let pods = '';
     const table = await until(r, 'the pod of GPU 0 in `gpu-health-agent status`', async () => {
+      pods = `podResources in /debug/state: ${JSON.stringify((await status(r)).podResources)}`;
       const t = await execOk(r, ['gpu-health-agent', 'status', '--addr', r.addr]);
       return /ml\/trainer-0/.test(t) ? t : undefined;
-    });
+    }, 20_000, () => pods);
     assert.match(table, new RegExp(`node ${r.nodeName}: ${TYPE}=`));
 
     // drill, as README's rehearsal does with kubectl exec: a fatal Xid, on a PCI
