@@ -265,7 +265,8 @@ export function imageSuite(arch: Arch): void {
     await nodeCondition(r);
     const up = await until(r, 'the DCGM source up with both GPUs', async () => {
       const s = await status(r);
-      return s.sources.some((x) => x.source === 'dcgm' && x.state === 'up') && s.gpus.filter((g) => g.uuid !== null).length === 2 ? s : undefined;
+      // By index: GPUs that other tests' kernel records name have none.
+      return s.sources.some((x) => x.source === 'dcgm' && x.state === 'up') && [0, 1].every((i) => s.gpus.some((g) => g.index === i && g.pci !== null && g.uuid !== null)) ? s : undefined;
     });
     const gpu1 = up.gpus.find((g) => g.index === 1);
     assert.ok(gpu1?.pci, `GPU 1 has a PCI address from DCGM: ${JSON.stringify(up.gpus)}`);
