@@ -18,21 +18,16 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY agent ./agent
 RUN npm run build
 
-# --- deps: production dependencies only. They are JavaScript plus koffi, which
-# ships a prebuilt koffi.node per platform inside its package, so this too can run
-# on the builder's platform; only the target's binary is kept.
+# --- deps: production dependencies only (image/assemble.sh deps: npm ci
+# --omit=dev, no install scripts). They are JavaScript plus koffi, which ships a
+# prebuilt koffi.node per platform inside its package, so this too can run on the
+# builder's platform; only the target's binary is kept.
 FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS deps
 ARG TARGETARCH
 WORKDIR /app
 COPY package.json package-lock.json ./
-# koffi's install script only checks for that prebuilt binary; skipping it keeps a
-# cross-platform build from probing the wrong architecture.
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
-RUN set -eu; \
-    case "$TARGETARCH" in amd64) keep=linux_x64 ;; arm64) keep=linux_arm64 ;; \
-      *) echo "unsupported TARGETARCH '$TARGETARCH' (amd64 or arm64)" >&2; exit 1 ;; esac; \
-    test -f "node_modules/koffi/build/koffi/$keep/koffi.node"; \
-    find node_modules/koffi/build/koffi -mindepth 1 -maxdepth 1 -type d ! -name "$keep" -exec rm -rf {} +
+COPY image/ /image/
+RUN sh /image/assemble.sh deps "$TARGETARCH" /app && npm cache clean --force
 
 # --- runtime
 FROM ${NODE_IMAGE} AS runtime
@@ -61,15 +56,15 @@ RUN set -eux; \
 
 WORKDIR /app
 ENV NODE_ENV=production
-# "type": "module" for dist/, and the version the agent reports.
-COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /src/dist/agent ./dist/agent
-# Data files the compiled code reads at their source paths (tsc copies no .yaml/.proto).
-COPY agent/rules/defaults.yaml ./agent/rules/defaults.yaml
-COPY agent/sources/podresources/kubelet-podresources-v1.proto ./agent/sources/podresources/kubelet-podresources-v1.proto
-# `gpu-health-agent status|drill|rules ...` from `kubectl exec`.
-RUN chmod 0755 dist/agent/main.js && ln -s /app/dist/agent/main.js /usr/local/bin/gpu-health-agent
+# Everything the agent adds to the base image is listed in image/contents.txt (the
+# build's dist/agent and data files, the deps stage's node_modules, the
+# /usr/local/bin/gpu-health-agent link for `kubectl exec`) and laid out by
+# image/assemble.sh: test/image/ builds this stage as a root filesystem from the
+# same list and runs the chart's container in it. Add files there, not here.
+RUN --mount=type=bind,source=image,target=/mnt/image \
+    --mount=type=bind,from=build,source=/src,target=/mnt/build \
+    --mount=type=bind,from=deps,source=/app,target=/mnt/deps \
+    sh /mnt/image/assemble.sh app /mnt/build /mnt/deps /
 
 # root: /dev/kmsg is readable only with CAP_SYSLOG when kernel.dmesg_restrict=1 (the
 # default on most distributions) and root-owned besides; the state directory is a

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the stand-in DCGM and NVML libraries into native/build/ (git-ignored).
+# Builds the stand-in DCGM and NVML libraries into native/build/ (git-ignored), or
+# into $NATIVE_OUT with the compiler $CC (test/image cross-builds them for arm64).
 # Incremental: a library is rebuilt only when one of its sources is newer.
 # Fails loudly when no C compiler is present: the tests need these libraries.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="$here/build"
+out="${NATIVE_OUT:-$here/build}"
 CC="${CC:-gcc}"
 if ! command -v "$CC" >/dev/null 2>&1; then
   echo "native/build.sh: C compiler '$CC' not found; install gcc (the DCGM/NVML stand-ins and their tests need it)" >&2

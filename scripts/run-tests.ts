@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { Cluster } from '../test/cluster/harness/cluster.ts';
 
 const suites = process.argv.slice(2);
-const globs = suites.length > 0 ? suites : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/cluster/**/*.test.ts'];
+const globs = suites.length > 0 ? suites : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/image/**/*.test.ts'];
 
 // Cluster suites share one real control plane (etcd + kube-apiserver, ~4 s to
 // start) unless GPU_HEALTH_AGENT_CLUSTER already names one; a test that stops
@@ -13,7 +13,7 @@ const globs = suites.length > 0 ? suites : ['test/unit/**/*.test.ts', 'test/inte
 // failure fails the run.
 let cluster: Cluster | undefined;
 const env = { ...process.env };
-if (globs.some((g) => g.includes('test/cluster')) && !env.GPU_HEALTH_AGENT_CLUSTER) {
+if (globs.some((g) => g.includes('test/cluster') || g.includes('test/image')) && !env.GPU_HEALTH_AGENT_CLUSTER) {
   cluster = await Cluster.start();
   env.GPU_HEALTH_AGENT_CLUSTER = cluster.stateFile;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cluster?.stop().finally(() => process.exit(130)));

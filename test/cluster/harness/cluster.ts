@@ -35,7 +35,7 @@ export interface ClusterState {
   apiserver: ProcessState;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.on('error', rej);
