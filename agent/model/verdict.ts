@@ -3,13 +3,27 @@
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
-/** The desired `AcceleratedHardwareReady` condition, without timestamps (reporters own those). */
+/** The desired `AcceleratedHardwareReady` condition, without timestamps. */
 export interface NodeVerdict {
   status: ConditionStatus;
   /** `NvidiaGPUIsReady`, `NvidiaXID79Error`, `GPUHealthUnobservable`, ... */
   reason: string;
   /** Bounded (<= 1024 chars), lists the other findings and sources that are down. */
   message: string;
+}
+
+/** The condition as the agent decided it (runtime/core.ts), persisted across restarts. */
+export interface ConditionRecord extends NodeVerdict {
+  /** ms since the epoch; moves only when the status flips. */
+  lastTransitionTime: number;
+}
+
+/** The condition the API server had for this Node at start. */
+export interface AdoptedCondition {
+  status: ConditionStatus;
+  reason: string;
+  /** ms since the epoch. */
+  lastTransitionTime: number;
 }
 
 /**

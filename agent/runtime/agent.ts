@@ -1,32 +1,21 @@
-// The running agent: sources -> health (classification inside) -> reporters,
-// on one event loop. Everything here is wiring and bookkeeping; decisions are
-// made by the pure health core, with time passed in.
+// The composition root: builds the agent's parts, starts them in order, stops
+// them in order. Data flows one way, sources -> the decision core (core.ts, with
+// health and the rules inside) -> reporters; every decision is the core's, made
+// with the time passed in, and this file only carries events in and outputs out.
 //
-// Order of start: boot id, rules, persisted state (findings, cursor, condition),
-// the control socket (one agent per state dir), reporters, the debug server,
-// then the sources. No condition is handed to a reporter before isReady():
-// the kernel log has been replayed and every source finished its first cycle.
+// Order of start: boot id, rules, the control socket (one agent per state dir),
+// persisted state and the node's devices, reporters (which read the Node), the
+// debug server, then the sources. No condition reaches a reporter before the
+// core is ready: the kernel log has been replayed and every source finished its
+// first cycle.
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load.ts';
 import { formatListenAddress, type ListenAddress } from '../config/address.ts';
 import type { Observation } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
-import type { NodeVerdict, Notice } from '../model/verdict.ts';
-import {
-  clearFindings,
-  describeHealth,
-  emptyHealth,
-  fromSnapshot,
-  isReady,
-  learnDevices,
-  observe,
-  tick,
-  toSnapshot,
-  updateSource,
-  verdictOf,
-  type HealthState,
-} from '../health/index.ts';
+import type { AdoptedCondition, Notice } from '../model/verdict.ts';
+import { describeHealth, toSnapshot } from '../health/index.ts';
 import { actionOf, reasonOf, severityOf } from '../health/describe.ts';
 import { loadDefaults, loadRuleFile } from '../rules/load.ts';
 import { riskyRulesNotice } from '../rules/risk.ts';
@@ -36,16 +25,17 @@ import { createMetrics, type AgentMetrics } from '../report/debug/metrics.ts';
 import { startDebugServer, type DebugServer, type DebugSurface } from '../report/debug/server.ts';
 import { debugState, rulesView, withPods } from '../report/debug/views.ts';
 import { createLineBudgets } from '../report/log/line-budget.ts';
+import { riskyKernelSettings } from '../sources/kmsg/kernel-settings.ts';
 import { readBootId } from './boot-id.ts';
 import { readBootTime } from './boot-time.ts';
-import { nextCondition, sameCondition } from './condition.ts';
 import { controlSocketPath, listenControlSocket, StateDirTaken, type ControlReply } from './control-socket.ts';
+import { createCore, nodeFalseNewerThanState, step, type CoreEvent, type CoreOutput, type CoreState } from './core.ts';
+import { createDeviceScan } from './devices.ts';
 import { createPersistence, type Persistence, type PersistenceView } from './persistence.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
+import { readAgain, readStartState } from './restore.ts';
 import { createSaver, type Saver } from './saver.ts';
-import { scanNvidiaFunctions } from '../sources/sysfs/nvidia-devices.ts';
-import { riskyKernelSettings } from '../sources/kmsg/kernel-settings.ts';
-import { readStateFile, writeStateFile, type ConditionRecord, type KmsgCursor, type LogFilePosition } from './state-file.ts';
+import { writeStateFile, type KmsgCursor, type LogFilePosition } from './state-file.ts';
 import type { RejectedRecord, Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
 
 /** Housekeeping period: quiet windows, source status polls, readiness. 1 s keeps an idle agent idle. */
@@ -102,10 +92,8 @@ export interface RunningAgent {
 export interface AgentView {
   config: AgentConfig;
   bootId: string;
-  health: HealthState;
-  rules: RuleTable;
-  ready: boolean;
-  condition: ConditionRecord | null;
+  /** The decisions: health, rules, readiness, the condition. */
+  core: CoreState;
   sources: Source[];
   statuses: Map<string, SourceStatus>;
   lastWrite: WriteRecord | null;
@@ -134,14 +122,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // Rules: the defaults, with the override file when it is valid.
   let rules = loadDefaults();
   let lastReload: WriteRecord | null = null;
-  const ruleRefusals: string[] = [];
+  let refusedAtStart: string | null = null;
   if (config.rules !== null) {
     const loaded = await loadRuleFile(config.rules);
     if (loaded.ok) {
       rules = loaded.table;
       lastReload = { at: now(), what: 'rules', ok: true, detail: `loaded ${rules.origin}` };
     } else {
-      ruleRefusals.push(loaded.error);
+      refusedAtStart = loaded.error;
       lastReload = { at: now(), what: 'rules', ok: false, detail: loaded.error };
     }
   }
@@ -168,62 +156,19 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     log.warn({ err: (err as Error).message, stateDir: config.stateDir }, 'control socket unavailable; `gpu-health-agent clear` cannot reach this agent');
   }
 
-  // Persisted state. A corrupt file is a warning and a clean start, never a crash.
-  const file = await readStateFile(config.stateDir);
-  for (const w of file.warnings) log.warn({ stateDir: config.stateDir }, w);
-  let health: HealthState;
-  let condition: ConditionRecord | null = null;
-  let cursor: KmsgCursor | null = null;
-  let replay = false;
-  /** The condition the API server had for this Node at start, once a reporter read it. */
-  let nodeCondition: { status: string; lastTransitionTime: number } | null = null;
-  const startNotices: Notice[] = [];
-  if (file.doc !== null) {
-    const restored = fromSnapshot(file.doc.health, bootId, rules, startedAt, undefined, { acceptDrills: config.acceptDrills, savedAt: file.doc.savedAt });
-    for (const w of restored.warnings) log.warn({ stateDir: config.stateDir }, w);
-    health = restored.state;
-    startNotices.push(...restored.notices);
-    condition = file.doc.condition;
-    // Findings lost in the restore: read the kernel log again rather than resume after their records.
-    replay = restored.replay;
-    cursor = !replay && file.doc.cursor !== null && file.doc.cursor.bootId === bootId ? file.doc.cursor : null;
-    const rebooted = file.doc.bootId !== bootId;
-    log.info(
-      { bootId, previousBootId: file.doc.bootId, rebooted, cursor, findings: describeHealth(health).totals },
-      rebooted ? 'state restored after a reboot: findings that a reboot clears are gone' : 'state restored',
-    );
-  } else {
-    health = emptyHealth(bootId);
-  }
-  // A replay reads log files from their start too: a first start, as far as reading goes.
-  let resumed = file.doc !== null && file.doc.bootId === bootId && !replay;
-  // Before the kernel log is replayed: which NVIDIA devices this node has.
-  const scanDevices = (state: HealthState): void => {
-    const scan = scanNvidiaFunctions(config.sysfsRoot);
-    const before = state.devices.known.size;
-    learnDevices(state, scan.devices.map((d) => d.pci), 'sysfs');
-    if (scan.error !== null) log.warn({ sysfsRoot: config.sysfsRoot, err: scan.error }, 'cannot list PCI devices');
-    else if (state.devices.known.size !== before || !devicesLogged) {
-      devicesLogged = true;
-      const gpus = scan.devices.filter((d) => d.kind === 'gpu').length;
-      log[state.devices.listed ? 'info' : 'warn'](
-        { sysfsRoot: config.sysfsRoot, gpus, switches: scan.devices.length - gpus, known: state.devices.known.size },
-        state.devices.listed ? 'NVIDIA devices of this node' : 'sysfs lists no NVIDIA device: kernel records are checked by their format alone',
-      );
-    }
-  };
-  let devicesLogged = false;
-  scanDevices(health);
+  // Persisted state, then which NVIDIA devices this node has: both before the kernel log is read.
+  const start = await readStartState(config, bootId, rules, startedAt, log);
+  const savedCondition = start.condition;
+  const scanDevices = createDeviceScan(config.sysfsRoot, log);
+  scanDevices(start.health);
   const kernelRisks = config.kmsg === null ? [] : riskyKernelSettings();
   for (const risk of kernelRisks) log.warn({ setting: risk }, 'a kernel setting weakens the kernel log as evidence');
 
+  const core: CoreState = createCore(start.health, rules, start.condition);
   const view: AgentView = {
     config,
     bootId,
-    health,
-    rules,
-    ready: false,
-    condition,
+    core,
     sources: [],
     statuses: new Map(),
     lastWrite: null,
@@ -240,7 +185,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       [...view.statuses.values()].map((status) => {
         const st = view.sources.find((s) => s.name === status.source)?.stats?.();
         const skipped = st?.skippedPreviousBoot;
-        const foreign = view.health.devices.foreign[status.source] ?? 0;
+        const foreign = core.health.devices.foreign[status.source] ?? 0;
         const rejected = st?.rejected === undefined && foreign === 0 ? undefined : { ...st?.rejected, 'foreign-device': foreign };
         return {
           source: status.source,
@@ -255,7 +200,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       }),
     findings: () => {
       const counts = new Map<string, { reason: string; severity: string; drill: boolean; count: number }>();
-      for (const g of describeHealth(view.health).gpus) {
+      for (const g of describeHealth(core.health).gpus) {
         for (const f of g.findings) {
           const k = `${f.reason}|${f.severity}|${f.drill}`;
           const c = counts.get(k);
@@ -265,32 +210,31 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       }
       return [...counts.values()];
     },
-    findingsEvicted: () => view.health.evicted,
+    findingsEvicted: () => core.health.evicted,
     drillsIgnored: () => sumStats('drillsIgnored'),
-    devicesKnown: () => view.health.devices.known.size,
-    condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
-    ready: () => view.ready,
+    devicesKnown: () => core.health.devices.known.size,
+    condition: () => (core.condition === null ? null : { type: config.conditionType, status: core.condition.status }),
+    ready: () => core.ready,
     persistence: () => persistence.view(),
-    rulesRisky: () => view.rules.risky.length,
+    rulesRisky: () => core.rules.risky.length,
     linesSuppressed: () => lines.suppressed(),
   });
-  for (const _ of ruleRefusals) m.ruleReloads.inc({ result: 'refused' });
+  if (refusedAtStart !== null) m.ruleReloads.inc({ result: 'refused' });
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
 
   // Persistence: health + cursor + condition in one atomic file.
-  let logFiles: LogFilePosition[] = replay ? [] : (file.doc?.logFiles ?? []);
   // Reading progress (kmsg cursor, log-file offsets) as one string, to see whether it moved since the last write.
   const positions = (): LogFilePosition[] => view.sources.flatMap((s) => s.positions?.() ?? []);
   const progress = (c: KmsgCursor | null, p: LogFilePosition[]): string => `${c?.seq ?? ''}|${p.map((x) => `${x.ino}:${x.offset}`).join(',')}`;
-  let savedProgress = progress(cursor, logFiles);
+  let savedProgress = progress(start.cursor, start.logFiles);
   let lastSaveAt = 0;
-  const kmsgCursor = (): KmsgCursor | null => view.sources.find((s) => s.cursor !== undefined)?.cursor?.() ?? cursor;
+  const kmsgCursor = (): KmsgCursor | null => view.sources.find((s) => s.cursor !== undefined)?.cursor?.() ?? start.cursor;
   const saver: Saver = createSaver(
     async () => {
       const c = kmsgCursor();
       // Sources not started yet (a write before start): keep the positions read at start.
-      const p = view.sources.length === 0 ? logFiles : positions();
-      const doc = { bootId, savedAt: now(), health: toSnapshot(view.health), cursor: c, condition: view.condition, logFiles: p };
+      const p = view.sources.length === 0 ? start.logFiles : positions();
+      const doc = { bootId, savedAt: now(), health: toSnapshot(core.health), cursor: c, condition: core.condition, logFiles: p };
       await writeStateFile(config.stateDir, doc);
       savedProgress = progress(c, p);
     },
@@ -312,44 +256,32 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
   };
 
-  let lastVerdict: NodeVerdict | null = null;
-  /** After any change: readiness, then (once ready) the condition and the reporters. */
-  const settle = (t: number): void => {
-    if (!view.ready && isReady(view.health) && view.sources.every((s) => s.settled?.() ?? true)) {
-      view.ready = true;
-      log.info({ tookMs: t - startedAt, sources: [...view.statuses.values()].map((s) => `${s.source}:${s.state}`) }, 'first full observation cycle done; ready');
-    }
-    if (!view.ready) return;
-    const v = verdictOf(view.health, t);
-    const next = nextCondition(view.condition, v, t);
-    if (!sameCondition(view.condition, next)) {
-      const flipped = view.condition?.status !== next.status;
-      view.condition = next;
-      saver.markDirty();
-      if (flipped) log.info({ condition: { type: config.conditionType, ...next, lastTransitionTime: new Date(next.lastTransitionTime).toISOString() } }, 'condition changed');
-    }
-    if (lastVerdict === null || lastVerdict.status !== v.status || lastVerdict.reason !== v.reason || lastVerdict.message !== v.message) {
-      // The evidence behind a False is on disk (written and fsynced) before any reporter
-      // hears of it: an OOM kill or eviction right after must not lose the finding that
-      // the Node already shows. Verdicts reach the reporters in order.
-      const durableFirst = v.status === 'False' && lastVerdict?.status !== 'False';
-      lastVerdict = v;
-      const tell = (): void => {
-        for (const r of reporters) r.setVerdict(v, t);
-      };
-      if (!durableFirst && queuedVerdicts === 0) tell();
-      else {
-        queuedVerdicts++;
-        verdicts = verdicts
-          .then(() => (durableFirst ? saver.flush() : undefined))
-          .then(tell, tell)
-          .finally(() => queuedVerdicts--);
-      }
-    }
-  };
-  /** Verdicts queue behind a state write only while a False is being made durable. */
+  // Verdicts reach the reporters in order; a new False only once the state file holds it.
   let verdicts: Promise<void> = Promise.resolve();
   let queuedVerdicts = 0;
+  const tellReporters = (tell: NonNullable<CoreOutput['tell']>, t: number): void => {
+    const deliver = (): void => {
+      for (const r of reporters) r.setVerdict(tell.verdict, t);
+    };
+    if (!tell.durableFirst && queuedVerdicts === 0) return deliver();
+    queuedVerdicts++;
+    verdicts = verdicts
+      .then(() => (tell.durableFirst ? saver.flush() : undefined))
+      .then(deliver, deliver)
+      .finally(() => queuedVerdicts--);
+  };
+
+  /** One event through the decision core, and what it says to do. */
+  const apply = (event: CoreEvent): CoreOutput => {
+    const t = now();
+    const out = step(core, event, t, { sourcesSettled: view.sources.every((s) => s.settled?.() ?? true) });
+    if (out.becameReady) log.info({ tookMs: t - startedAt, sources: [...view.statuses.values()].map((s) => `${s.source}:${s.state}`) }, 'first full observation cycle done; ready');
+    if (out.flipped !== null) log.info({ condition: { type: config.conditionType, ...out.flipped, lastTransitionTime: new Date(out.flipped.lastTransitionTime).toISOString() } }, 'condition changed');
+    send(out.notices);
+    if (out.save) saver.markDirty();
+    if (out.tell !== null) tellReporters(out.tell, t);
+    return out;
+  };
 
   // One log line per kind of rejection; the rest are counted (gpu_health_records_rejected_total) and the latest shown.
   const rejectionsLogged = new Set<string>();
@@ -361,37 +293,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     log.warn({ rejected: r }, "kernel record looks like NVIDIA's but is not the driver's whole record: not evidence; more of this kind are only counted");
   };
 
-  const onObservation = (obs: Observation): void => {
-    const t = now();
-    m.observations.inc({ source: obs.source, kind: obs.evidence.kind, drill: String(obs.drill) });
-    const r = observe(view.health, obs, view.rules, t);
-    view.health = r.state;
-    const foreign = r.notices.find((n) => n.reason === 'GPUHealthRecordRejected');
-    if (foreign !== undefined && firstOfKind(`${obs.source}/foreign-device`)) {
-      log.warn({ source: obs.source, note: foreign.note }, 'kernel record names no NVIDIA device of this node: not evidence; more of this kind are only counted');
-    }
-    if (r.finding !== null && r.finding.counted) {
-      const { gpu, id, finding: f } = r.finding;
-      // One info line per finding, within the budget; its repeats (an Xid storm) only at debug level.
-      const level = f.count === 1 ? 'info' : 'debug';
-      const severity = severityOf(f);
-      if (log.isLevelEnabled(level) && lines.budget(severity === 'fatal' ? 'fatal-finding' : 'finding').take(t)) {
-        log[level](
-          {
-            finding: { id, reason: reasonOf(f), severity, action: actionOf(f), count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, detail: f.detail },
-            gpu: { pci: gpu.pci, uuid: gpu.uuid, index: gpu.index },
-            source: obs.source,
-            drill: obs.drill,
-          },
-          'finding',
-        );
-      }
-    }
-    send(r.notices);
-    saver.markDirty();
-    settleSoon();
-  };
-
   // A batch of kernel records arrives in one callback: decide once after it,
   // in the same turn of the event loop, instead of once per record.
   let settlePending = false;
@@ -400,16 +301,43 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     settlePending = true;
     setImmediate(() => {
       settlePending = false;
-      settle(now());
+      apply({ kind: 'settle' });
     });
   };
 
+  const onObservation = (obs: Observation): void => {
+    m.observations.inc({ source: obs.source, kind: obs.evidence.kind, drill: String(obs.drill) });
+    const out = apply({ kind: 'observed', obs });
+    const foreign = out.notices.find((n) => n.reason === 'GPUHealthRecordRejected');
+    if (foreign !== undefined && firstOfKind(`${obs.source}/foreign-device`)) {
+      log.warn({ source: obs.source, note: foreign.note }, 'kernel record names no NVIDIA device of this node: not evidence; more of this kind are only counted');
+    }
+    const found = out.finding;
+    if (found !== null && found !== undefined && found.counted) logFinding(found, obs);
+    settleSoon();
+  };
+
+  /** One info line per finding, within the budget; its repeats (an Xid storm) only at debug level. */
+  const logFinding = ({ gpu, id, finding: f }: NonNullable<CoreOutput['finding']>, obs: Observation): void => {
+    const level = f.count === 1 ? 'info' : 'debug';
+    const severity = severityOf(f);
+    if (!log.isLevelEnabled(level) || !lines.budget(severity === 'fatal' ? 'fatal-finding' : 'finding').take(now())) return;
+    log[level](
+      {
+        finding: { id, reason: reasonOf(f), severity, action: actionOf(f), count: f.count, firstSeen: f.firstSeen, lastSeen: f.lastSeen, detail: f.detail },
+        gpu: { pci: gpu.pci, uuid: gpu.uuid, index: gpu.index },
+        source: obs.source,
+        drill: obs.drill,
+      },
+      'finding',
+    );
+  };
 
   const onStatus = (reported: SourceStatus): void => {
     // Where no device is known, a kernel record is judged by its format alone: the source status says so.
     const kernelLog = (reported.source === 'kmsg' || reported.source === 'logfile') && reported.state === 'up';
     const notes = [
-      ...(kernelLog && !view.health.devices.listed ? ['sysfs lists no NVIDIA device: records checked by their format alone'] : []),
+      ...(kernelLog && !core.health.devices.listed ? ['sysfs lists no NVIDIA device: records checked by their format alone'] : []),
       ...(reported.source === 'kmsg' && kernelLog ? kernelRisks : []),
     ];
     const status = notes.length === 0 ? reported : { ...reported, detail: [reported.detail, ...notes].join('; ') };
@@ -421,77 +349,40 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       if (status.state === 'down' || status.state === 'hung') log.warn(line, 'source status');
       else log.info(line, 'source status');
     }
-    const t = now();
-    const r = updateSource(view.health, status, t);
-    view.health = r.state;
-    send(r.notices);
-    settle(t);
+    apply({ kind: 'source', status });
   };
 
-  const clear = (gpu: string | undefined): ControlReply => {
-    const t = now();
-    const r = clearFindings(view.health, gpu === undefined ? {} : { gpu }, t);
-    view.health = r.state;
-    if (!r.matched) return { ok: false, error: `no GPU named ${gpu}` };
-    log.info({ gpu: gpu ?? 'all', cleared: r.cleared }, 'operator clear');
-    send(r.notices);
-    saver.markDirty();
-    settle(t);
-    const what = gpu === undefined ? 'all GPUs' : `GPU ${gpu}`;
-    return { ok: true, cleared: r.cleared, detail: `cleared ${r.cleared} finding(s) on ${what}; condition now ${view.condition?.status ?? 'not decided (agent not ready)'}` };
+  clearHandler = (gpu) => {
+    const out = apply({ kind: 'clear', gpu });
+    if (out.reply?.ok === true) log.info({ gpu: gpu ?? 'all', cleared: out.reply.cleared }, 'operator clear');
+    return out.reply ?? { ok: false, error: 'no reply' };
   };
-
-  clearHandler = clear;
 
   // Reporters connect in the background; they hold what they are told until then.
   const reportersStarted = reporters.map(async (r) =>
     r
       .start?.()
-      .then((result) => adopt(result))
+      .then((result) => {
+        const a = adoptedOf(result);
+        if (a === null) return;
+        if (apply({ kind: 'adopted', condition: a }).adopted === true) log.info({ adopted: { ...a, lastTransitionTime: new Date(a.lastTransitionTime).toISOString() } }, 'adopted the node condition found on the API server');
+      })
       .catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start')),
   );
-
-  /**
-   * The node's condition as the API server has it: when this agent has no record
-   * of its own (a new state dir) or agrees on the status, its transition time is
-   * the one to keep, so a restart never moves it.
-   */
-  function adopt(result: unknown): void {
-    const a = (result as { adopted?: { status: string; reason: string; lastTransitionTime: string } } | undefined)?.adopted;
-    if (a === undefined) return;
-    const ltt = Date.parse(a.lastTransitionTime);
-    if (!Number.isFinite(ltt) || (a.status !== 'True' && a.status !== 'False' && a.status !== 'Unknown')) return;
-    nodeCondition = { status: a.status, lastTransitionTime: ltt };
-    if (view.condition === null) view.condition = { status: a.status, reason: a.reason, message: '', lastTransitionTime: ltt };
-    else if (view.condition.status === a.status) view.condition = { ...view.condition, lastTransitionTime: ltt };
-    else return;
-    log.info({ adopted: a }, 'adopted the node condition found on the API server');
-    saver.markDirty();
-  }
-  send(startNotices);
-  for (const err of ruleRefusals) refuseRules(err);
-  warnIfRisky(view.rules);
+  send(start.notices);
+  if (refusedAtStart !== null) refuseRules(refusedAtStart);
+  warnIfRisky(core.rules);
 
   function warnIfRisky(table: RuleTable): void {
-    const n = riskyRulesNotice(table, now());
-    if (n === null) return;
+    if (table.risky.length === 0) return;
     log.warn({ rules: table.origin, risky: table.risky }, 'rule table makes application-caused or unknown codes fatal: a user program can get a healthy node marked broken');
-    send([n]);
+    const n = riskyRulesNotice(table, now());
+    if (n !== null) send([n]);
   }
 
   function refuseRules(error: string): void {
     log.error({ rules: config.rules, error }, 'rule file refused; the last good table stays in force');
-    send([
-      {
-        type: 'Warning',
-        reason: 'GPUHealthRulesRefused',
-        note: `Rule file ${config.rules} refused, still using ${view.rules.origin}: ${error}`.slice(0, 1024),
-        key: 'rules/refused',
-        at: now(),
-        drill: false,
-        gpuUuids: [],
-      },
-    ]);
+    apply({ kind: 'rules-refused', file: config.rules ?? '', error });
   }
 
   let watcher: RuleWatcher | null = null;
@@ -499,18 +390,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     watcher = watchRuleFile(
       config.rules,
       (table) => {
-        view.rules = table;
         view.lastReload = { at: now(), what: 'rules', ok: true, detail: `loaded ${table.origin}` };
         m.ruleReloads.inc({ result: 'ok' });
         log.info({ rules: table.origin, overridden: table.overridden.length }, 'rule file reloaded');
-        warnIfRisky(table);
-        // tick() re-classifies existing findings against the new table.
-        const t = now();
-        const r = tick(view.health, view.rules, t);
-        view.health = r.state;
-        send(r.notices);
-        saver.markDirty();
-        settle(t);
+        if (table.risky.length > 0) log.warn({ rules: table.origin, risky: table.risky }, 'rule table makes application-caused or unknown codes fatal: a user program can get a healthy node marked broken');
+        apply({ kind: 'rules-loaded', table });
       },
       (error) => {
         view.lastReload = { at: now(), what: 'rules', ok: false, detail: error };
@@ -528,20 +412,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         : { ok: false, detail: dead.map((s) => `${s.source} reader down: ${s.detail}`).join('; ') };
     },
     readiness: () =>
-      view.ready
+      core.ready
         ? { ok: true, detail: 'first full observation cycle done' }
         : { ok: false, detail: `waiting for: ${[...view.statuses.values()].filter((s) => !s.caughtUp).map((s) => s.source).join(', ') || 'sources to start'}` },
     state: async () => {
       // A batch whose verdict is still queued (settleSoon) is decided now, so the
       // view never shows a finding beside a condition that does not count it yet.
-      if (settlePending) settle(now());
+      if (settlePending) apply({ kind: 'settle' });
       view.lastWrite = latestWrite(reporters);
       const st = debugState(view, kmsgCursor());
       const uuids = st.gpus.flatMap((g) => (g.uuid === null ? [] : [g.uuid]));
       // Bounded: `status` must answer even when the kubelet does not.
       return withPods(st, await podsForView(opts.pods ?? null, uuids, POD_VIEW_BOUND_MS), config.podResourcesSocket);
     },
-    rules: () => rulesView(view.rules, view.lastReload),
+    rules: () => rulesView(core.rules, view.lastReload),
     metrics: async () => ({ contentType: m.registry.contentType, body: await m.registry.metrics() }),
   };
   const refusedBy = (listener: string) => ({ onRefused: (why: string) => m.debugRefused.inc({ listener, why }) });
@@ -556,26 +440,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (metricsServer !== null) log.info({ addr: formatListenAddress(metricsServer.address) }, 'metrics listener serving /metrics');
   log.info({ addr: `${debug.address.host}:${debug.address.port}`, stateDir: config.stateDir, node: config.nodeName, bootId, acceptDrills: config.acceptDrills, dryRun: config.dryRun }, 'debug server listening');
 
-  // The Node's condition, if the API server answers soon: a False newer than the state
-  // file, which does not have it, means the file lost the finding behind it (an older
-  // agent's file, one restored from a backup). Read the kernel log again rather than
-  // resume after the records and turn the Node True without seeing them again.
+  // The Node's condition, if the API server answers soon: a False newer than a state file
+  // that lacks it means the file lost the finding behind it (runtime/core.ts).
   await firstOf(Promise.allSettled(reportersStarted), ADOPT_WAIT_MS);
-  // Set by adopt(), which TypeScript cannot see run.
-  const onNode = nodeCondition as { status: string; lastTransitionTime: number } | null;
-  if (!replay && file.doc !== null && onNode?.status === 'False' && condition?.status !== 'False' && file.doc.savedAt < onNode.lastTransitionTime) {
+  const saved = start.savedAt === null ? null : { savedAt: start.savedAt, condition: savedCondition };
+  if (!start.readAgain && saved !== null && nodeFalseNewerThanState(core.node, saved)) {
     log.warn(
-      { nodeFalseSince: new Date(onNode.lastTransitionTime).toISOString(), stateSavedAt: new Date(file.doc.savedAt).toISOString() },
+      { nodeFalseSince: new Date(core.node?.lastTransitionTime ?? 0).toISOString(), stateSavedAt: new Date(saved.savedAt).toISOString() },
       'the Node is False since after the state file was saved, which does not say so: reading the kernel log again',
     );
-    replay = true;
-    cursor = null;
-    resumed = false;
-    logFiles = [];
-    // What the restored findings already counted is not counted again.
-    view.health.replayUntil = file.doc.savedAt;
+    readAgain(start, saved.savedAt);
   }
-  view.sources = opts.sources({ onObservation, onStatus, onRejected }, { cursor, resumed, logFiles, bootTimeMs });
+  view.sources = opts.sources({ onObservation, onStatus, onRejected }, { cursor: start.cursor, resumed: start.resumed, logFiles: start.logFiles, bootTimeMs });
   for (const s of view.sources) {
     await s.start();
     if (s.status !== undefined) onStatus(s.status());
@@ -586,17 +462,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const t = now();
     if (t - lastDeviceScan >= DEVICE_SCAN_MS) {
       lastDeviceScan = t;
-      scanDevices(view.health);
+      scanDevices(core.health);
     }
     for (const s of view.sources) if (s.status !== undefined) onStatus(s.status());
-    const r = tick(view.health, view.rules, t);
-    view.health = r.state;
-    if (r.notices.length > 0) {
-      send(r.notices);
-      saver.markDirty();
-    }
+    apply({ kind: 'tick' });
     if (t - lastSaveAt >= CURSOR_SAVE_MS && progress(kmsgCursor(), positions()) !== savedProgress) saver.markDirty();
-    settle(t);
     for (const left of lines.summaries(t)) {
       log.warn({ what: left.what, notLogged: left.suppressed, since: new Date(left.since).toISOString() }, 'log lines left out by the rate limit; what they reported is in /debug/state and the metrics');
     }
@@ -621,6 +491,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 
   return { debugAddress: debug.address, metricsAddress: metricsServer?.address ?? null, bootId, stop };
+}
+
+/** A reporter's start result as the Node's condition, when it has a valid one. */
+function adoptedOf(result: unknown): AdoptedCondition | null {
+  const a = (result as { adopted?: { status: string; reason: string; lastTransitionTime: string } } | undefined)?.adopted;
+  if (a === undefined) return null;
+  const ltt = Date.parse(a.lastTransitionTime);
+  if (!Number.isFinite(ltt) || (a.status !== 'True' && a.status !== 'False' && a.status !== 'Unknown')) return null;
+  return { status: a.status, reason: a.reason, lastTransitionTime: ltt };
 }
 
 function latestWrite(reporters: Reporter[]): WriteRecord | null {

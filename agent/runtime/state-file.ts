@@ -31,7 +31,7 @@ const ConditionSchema = z.object({
   message: z.string(),
   lastTransitionTime: z.number(),
 });
-export type ConditionRecord = z.infer<typeof ConditionSchema>;
+export type { ConditionRecord } from '../model/verdict.ts';
 
 const DocSchema = z.object({
   version: z.literal(VERSION),

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readStateFile, writeStateFile, STATE_FILE } from '../../agent/runtime/state-file.ts';
 import { createSaver } from '../../agent/runtime/saver.ts';
-import { nextCondition } from '../../agent/runtime/condition.ts';
 
 test('state file: atomic round trip, 0600, no temp files left; corrupt files are set aside', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gha-state-'));
@@ -56,15 +55,4 @@ test('saver: many changes are one write; a failed write is retried on flush', as
   await saver.flush();
   assert.equal(writes, 3, 'nothing to write');
   saver.stop();
-});
-
-test('condition: the transition time moves only when the status flips', () => {
-  const a = nextCondition(null, { status: 'True', reason: 'NvidiaGPUIsReady', message: '' }, 100);
-  assert.equal(a.lastTransitionTime, 100);
-  const b = nextCondition(a, { status: 'True', reason: 'NvidiaGPUIsReady', message: 'dcgm down' }, 200);
-  assert.equal(b.lastTransitionTime, 100);
-  const c = nextCondition(b, { status: 'False', reason: 'NvidiaXID79Error', message: '' }, 300);
-  assert.equal(c.lastTransitionTime, 300);
-  const d = nextCondition(c, { status: 'False', reason: 'NvidiaXID48Error', message: '' }, 400);
-  assert.equal(d.lastTransitionTime, 300, 'a new reason is not a transition');
 });

@@ -35,8 +35,8 @@ function rejectedCounts(counts: Record<string, number> | undefined, foreign: num
 }
 
 export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState {
-  const h = describeHealth(v.health);
-  const c = v.condition;
+  const h = describeHealth(v.core.health);
+  const c = v.core.condition;
   const condition: DebugCondition =
     c === null
       ? { type: v.config.conditionType, status: 'Unknown', reason: 'AgentStarting', message: 'replaying the kernel log; no condition written yet', lastTransitionTime: null }
@@ -44,7 +44,7 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
   return {
     node: v.config.nodeName,
     bootId: v.bootId,
-    ready: v.ready,
+    ready: v.core.ready,
     acceptDrills: v.config.acceptDrills,
     dryRun: v.config.dryRun,
     condition,
@@ -68,7 +68,7 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     cursor,
     lastWrite: write(v.lastWrite),
     persisted: write(v.persisted),
-    rules: { origin: v.rules.origin, lastReload: write(v.lastReload) },
+    rules: { origin: v.core.rules.origin, lastReload: write(v.lastReload) },
     drillsIgnored: v.sources.reduce((n, s) => n + (s.stats?.().drillsIgnored ?? 0), 0),
     findingsEvicted: h.evicted,
     devices: h.devices,
