@@ -14,7 +14,7 @@ import { formatStatus } from './status-table.ts';
 import { formatDrill, writeDrill } from '../sources/kmsg/drill.ts';
 import { seedCursorAtEnd } from '../runtime/seed.ts';
 import { readBootId } from '../runtime/boot-id.ts';
-import type { DebugState } from '../report/debug/state-types.ts';
+import type { DebugState } from '../runtime/inspect/state-types.ts';
 
 const PCI = '0000:3b:00.0';
 const DEADLINE_MS = 12_000;

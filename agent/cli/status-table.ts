@@ -1,6 +1,6 @@
 // Renders /debug/state as text a person reads at a glance. Pure, so tests and
 // the demo can call it on any DebugState.
-import type { DebugState, FindingView } from '../report/debug/state-types.ts';
+import type { DebugState, FindingView } from '../runtime/inspect/state-types.ts';
 
 export function formatStatus(s: DebugState): string {
   const c = s.condition;

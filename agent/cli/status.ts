@@ -1,7 +1,7 @@
 // `gpu-health-agent status`: what the local agent sees, from its debug endpoint.
 import { parseArgs } from 'node:util';
 import type { Command } from './index.ts';
-import type { DebugState } from '../report/debug/state-types.ts';
+import type { DebugState } from '../runtime/inspect/state-types.ts';
 import { formatStatus } from './status-table.ts';
 
 const HELP = `usage: gpu-health-agent status [--addr HOST:PORT] [--json]

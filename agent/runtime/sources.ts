@@ -5,7 +5,7 @@ import type { AgentConfig } from '../config/load.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import { KmsgSource } from '../sources/kmsg/source.ts';
 import { LogFileSource } from '../sources/logfile/source.ts';
-import { createGpuSource } from '../sources/gpu/index.ts';
+import { createGpuSource } from '../sources/backend/index.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 import { REJECTIONS, rejectionCounts, type Rejection, type RejectionCounts } from '../parse/kernel-log.ts';
 import type { NvidiaRecord } from '../parse/nvidia.ts';

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The built agent; GPU_HEALTH_AGENT_MAIN points the tests (and `npm run faults`) at another build, e.g. an older release's. */

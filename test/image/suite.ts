@@ -15,7 +15,7 @@ import { marker, seedCursorAtEnd, uniquePci } from '../helpers/kmsg.ts';
 import { startEngine } from '../integration/dcgm-harness.ts';
 import { addIncident } from '../../scripts/standin/dcgm-control.ts';
 import { nvmlControl } from '../../scripts/standin/nvml-control.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 import type { Bind } from './container.ts';
 import { buildImage, describeImage, type Image } from './image.ts';
 import { IMPORT_ALL } from './import-all.ts';

@@ -13,7 +13,7 @@ import { gpuUuid } from '../../scripts/standin/dcgm-engine.ts';
 import { buildNative, DCGM_LIB, startEngine, tempDir, type Engine } from './dcgm-harness.ts';
 import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { seedCursorAtEnd } from '../helpers/kmsg.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { drill, marker, seedCursorAtEnd, uniquePci } from '../helpers/kmsg.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];

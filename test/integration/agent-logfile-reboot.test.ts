@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 
 const PCI_OLD = '0000:5e:00.0';

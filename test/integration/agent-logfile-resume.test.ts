@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
 const PCI = '0000:5e:00.0';
 const dirs: string[] = [];

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { MAIN, scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { seedCursorAtEnd } from '../helpers/kmsg.ts';
 import { DRIVER_NOT_LOADED, nvidiaArtifacts, type NvidiaArtifacts } from '../helpers/nvidia-artifacts.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];

@@ -11,7 +11,7 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAIN, scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { startFakeKubelet, type FakeKubelet } from '../helpers/fake-kubelet.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
 const UUID_A = 'GPU-0a1b2c3d-0000-1111-2222-333344445555';
 const UUID_B = 'GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createDcgmSource } from '../../agent/sources/dcgm/source.ts';
-import { createGpuSource } from '../../agent/sources/gpu/index.ts';
+import { createGpuSource } from '../../agent/sources/backend/index.ts';
 import type { GpuSourceOptions } from '../../agent/sources/gpu/types.ts';
 import type { Observation } from '../../agent/model/evidence.ts';
 import { emptyHealth, observe, updateSource, verdictOf } from '../../agent/health/index.ts';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { startDebugServer, type DebugSurface, type RefusedWhy } from '../../agent/report/debug/server.ts';
+import { startDebugServer, type DebugSurface, type RefusedWhy } from '../../agent/runtime/inspect/server.ts';
 import { probe } from '../helpers/sockets.ts';
 
 function surface(state: () => unknown = () => ({})): DebugSurface {

@@ -15,7 +15,7 @@ import { createForger, type Vector } from '../helpers/forge.ts';
 import { seedCursorAtEnd } from '../helpers/kmsg.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 import type { KmsgRecord } from '../../agent/parse/kmsg-record.ts';
-import type { DebugState } from '../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
 const dirs: string[] = [];
 const agents: AgentProcess[] = [];

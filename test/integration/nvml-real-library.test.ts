@@ -10,7 +10,7 @@ import koffi from 'koffi';
 import { FUNCTIONS, NVML, NVML_NAMES, STANDIN_MARKER } from '../../agent/sources/nvml/abi.ts';
 import { NvmlBinding, NvmlError } from '../../agent/sources/nvml/binding.ts';
 import { createNvmlSource } from '../../agent/sources/nvml/source.ts';
-import { createGpuSource } from '../../agent/sources/gpu/index.ts';
+import { createGpuSource } from '../../agent/sources/backend/index.ts';
 import type { GpuSourceOptions } from '../../agent/sources/gpu/types.ts';
 import { emptyHealth, updateSource, verdictOf } from '../../agent/health/index.ts';
 import { collector, DCGM_LIB, sleep, tempDir } from './dcgm-harness.ts';

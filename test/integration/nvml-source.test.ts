@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createNvmlSource } from '../../agent/sources/nvml/source.ts';
 import { EVENT, FI } from '../../agent/sources/nvml/abi.ts';
-import { createGpuSource } from '../../agent/sources/gpu/index.ts';
+import { createGpuSource } from '../../agent/sources/backend/index.ts';
 import type { GpuSourceOptions } from '../../agent/sources/gpu/types.ts';
 import { emptyHealth, observe, updateSource, verdictOf } from '../../agent/health/index.ts';
 import { loadDefaults } from '../../agent/rules/load.ts';

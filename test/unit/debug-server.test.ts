@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { startDebugServer, type DebugSurface } from '../../agent/report/debug/server.ts';
-import { createMetrics } from '../../agent/report/debug/metrics.ts';
+import { startDebugServer, type DebugSurface } from '../../agent/runtime/inspect/server.ts';
+import { createMetrics } from '../../agent/runtime/inspect/metrics.ts';
 
 function call(port: number, method: string, path: string): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {

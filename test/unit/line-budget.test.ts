@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLineBudget } from '../../agent/report/log/line-budget.ts';
+import { createLineBudget } from '../../agent/runtime/line-budget.ts';
 
 test('finding lines: a burst of 50, then 5 a second; the rest counted and summarised at most every 10 s', () => {
   const b = createLineBudget({ burst: 50, perSecond: 5, summaryEveryMs: 10_000 });

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { findBinaries } from '../cluster/harness/binaries.ts';
 import { CHART_DIR } from '../../scripts/generate-manifests.ts';
 import { one, parseManifests } from '../cluster/chart-checks.ts';
-import { startDebugServer, type DebugSurface, type Probe } from '../../agent/report/debug/server.ts';
+import { startDebugServer, type DebugSurface, type Probe } from '../../agent/runtime/inspect/server.ts';
 
 const run = promisify(execFile);
 

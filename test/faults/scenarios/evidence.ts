@@ -5,7 +5,7 @@ import { createForger } from '../../helpers/forge.ts';
 import { seedCursorAtEnd } from '../../helpers/kmsg.ts';
 import { syslogStamp } from '../../helpers/log-lines.ts';
 import { startLogFileAgent } from '../../helpers/logfile-agent.ts';
-import type { DebugState } from '../../../agent/report/debug/state-types.ts';
+import type { DebugState } from '../../../agent/runtime/inspect/state-types.ts';
 import { outcome, type Scenario } from '../scenario.ts';
 
 const rejected = (s: DebugState, source: string): number => Object.values(s.sources.find((x) => x.source === source)?.rejected ?? {}).reduce((a, b) => a + b, 0);

@@ -2,10 +2,10 @@
 // Read-only: nothing here changes the state it looks at.
 import { describeHealth } from '../../health/index.ts';
 import type { RuleTable } from '../../rules/types.ts';
-import type { AgentView } from '../../runtime/agent.ts';
-import type { KmsgCursor } from '../../runtime/state-file.ts';
-import type { WriteRecord } from '../../runtime/types.ts';
-import type { PodsView } from '../../runtime/pod-impact.ts';
+import type { AgentView } from '../agent.ts';
+import type { KmsgCursor } from '../state-file.ts';
+import type { WriteRecord } from '../types.ts';
+import type { PodsView } from '../pod-impact.ts';
 import type { DebugCondition, DebugPersistence, DebugState, DebugWrite } from './state-types.ts';
 
 function iso(ms: number): string {

@@ -6,9 +6,9 @@
 import type { SourceStatus } from '../../model/source-status.ts';
 import { createDcgmSource } from '../dcgm/source.ts';
 import { createNvmlSource } from '../nvml/source.ts';
-import type { GpuBackend, GpuSource, GpuSourceOptions, GpuSourceSink } from './types.ts';
+import type { GpuBackend, GpuSource, GpuSourceOptions, GpuSourceSink } from '../gpu/types.ts';
 
-export type { GpuBackend, GpuSource, GpuSourceOptions, GpuSourceSink } from './types.ts';
+export type { GpuBackend, GpuSource, GpuSourceOptions, GpuSourceSink } from '../gpu/types.ts';
 
 export function createGpuSource(options: GpuSourceOptions, sink: GpuSourceSink): GpuSource {
   let chosen: GpuBackend = options.backend;
