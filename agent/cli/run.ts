@@ -7,12 +7,12 @@ import { formatListenAddress, isLoopbackHost } from '../config/address.ts';
 import { createLogger, type Logger } from '../report/log/logger.ts';
 import { createDryRunReporter } from '../report/log/dry-run-reporter.ts';
 import { createKubeReporter, type KubeReporter } from '../report/kube/reporter.ts';
-import { startAgent, type SourceStart } from '../runtime/agent.ts';
+import { startAgent } from '../runtime/agent.ts';
 import { exitProcess, stopWithin } from '../runtime/exit.ts';
 import { lazyPodLookup, withPodImpact, type PodLookup } from '../runtime/pod-impact.ts';
 import { callWorkerThreadsAlive } from '../sources/gpu/call-worker.ts';
-import { gpuSource, kmsgSource, logFileSource } from '../runtime/sources.ts';
-import type { Reporter, Source } from '../runtime/types.ts';
+import { configuredSources } from '../runtime/sources.ts';
+import type { Reporter } from '../runtime/types.ts';
 
 const HELP = `usage: gpu-health-agent run [flags]
 
@@ -72,14 +72,7 @@ export const command: Command = {
     const pods: PodLookup | null = config.podResourcesSocket === null ? null : lazyPodLookup(config.podResourcesSocket);
     const reporters = [pods === null ? reporter : withPodImpact(reporter, pods, { podEvents: config.podEvents })];
 
-    const sources = (cb: Parameters<typeof kmsgSource>[1], ctx: SourceStart): Source[] => {
-      const out: Source[] = [];
-      const full = { ...ctx, now: Date.now, ...(kube === null ? {} : { expectedGpus: () => kube.expectedGpus() }) };
-      if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
-      if (config.logFiles.length > 0) out.push(logFileSource(config, cb, full));
-      out.push(gpuSource(config, cb, full));
-      return out;
-    };
+    const sources = configuredSources(config, kube === null ? null : () => kube.expectedGpus());
 
     let agent;
     try {

@@ -18,6 +18,8 @@ export interface RuleWatchOptions {
   intervalMs?: number;
   /** Also deliver the file's current table (or error) on the first check. Default false. */
   emitInitial?: boolean;
+  /** After each look at the file (tests wait for looks rather than for time). */
+  onChecked?: () => void;
 }
 
 export interface RuleWatcher {
@@ -84,6 +86,7 @@ export function watchRuleFile(
       else onError(result.error);
     } finally {
       busy = false;
+      options.onChecked?.();
     }
   };
 

@@ -36,7 +36,7 @@ import { podsForView, type PodLookup } from './pod-impact.ts';
 import { readAgain, readStartState } from './restore.ts';
 import { createSaver, type Saver } from './saver.ts';
 import { writeStateFile, type KmsgCursor, type LogFilePosition } from './state-file.ts';
-import type { RejectedRecord, Reporter, Source, SourceCallbacks, WriteRecord } from './types.ts';
+import type { RejectedRecord, Reporter, Source, SourceCallbacks, SourceStart, WriteRecord } from './types.ts';
 
 /** Housekeeping period: quiet windows, source status polls, readiness. 1 s keeps an idle agent idle. */
 export const TICK_MS = 1000;
@@ -69,15 +69,6 @@ export interface AgentOptions {
   /** The kubelet's pod-resources lookup, for the pods per GPU in /debug/state; null or absent: disabled. */
   pods?: PodLookup | null;
   now?: () => number;
-}
-
-/** What sources start from: the persisted kmsg cursor and log-file positions. */
-export interface SourceStart {
-  cursor: KmsgCursor | null;
-  resumed: boolean;
-  logFiles: LogFilePosition[];
-  /** This boot's start (ms since the epoch); null when it could not be read. */
-  bootTimeMs: number | null;
 }
 
 export interface RunningAgent {

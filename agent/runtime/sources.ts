@@ -9,7 +9,7 @@ import { createGpuSource } from '../sources/backend/index.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 import { REJECTIONS, rejectionCounts, type Rejection, type RejectionCounts } from '../parse/kernel-log.ts';
 import type { NvidiaRecord } from '../parse/nvidia.ts';
-import type { RejectedRecord, Source, SourceCallbacks } from './types.ts';
+import type { RejectedRecord, Source, SourceCallbacks, SourceStart } from './types.ts';
 
 export interface SourceContext {
   /** Persisted resume point; the kmsg reader ignores it when its boot id is not the current one. */
@@ -23,6 +23,18 @@ export interface SourceContext {
   now: () => number;
   /** GPUs the node should have when --expected-gpus is not set (the Node's nvidia.com/gpu capacity); null: no count check. */
   expectedGpus?: () => number | null;
+}
+
+/** Every source the configuration asks for; `expectedGpus`: the Node's GPU count, for the device-count check. */
+export function configuredSources(config: AgentConfig, expectedGpus: (() => number | null) | null): (cb: SourceCallbacks, ctx: SourceStart) => Source[] {
+  return (cb, ctx) => {
+    const out: Source[] = [];
+    const full: SourceContext = { ...ctx, now: Date.now, ...(expectedGpus === null ? {} : { expectedGpus }) };
+    if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
+    if (config.logFiles.length > 0) out.push(logFileSource(config, cb, full));
+    out.push(gpuSource(config, cb, full));
+    return out;
+  };
 }
 
 export function kmsgSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext): Source {

@@ -28,6 +28,15 @@ export interface SourceCallbacks {
   onStatus(status: SourceStatus): void;
 }
 
+/** What sources start from: the persisted kmsg cursor and log-file positions. */
+export interface SourceStart {
+  cursor: KmsgCursor | null;
+  resumed: boolean;
+  logFiles: LogFilePosition[];
+  /** This boot's start (ms since the epoch); null when it could not be read. */
+  bootTimeMs: number | null;
+}
+
 /** Counters a source keeps itself; read when /metrics or /debug/state is asked, not per record. */
 export interface SourceStats {
   recordsRead: number;

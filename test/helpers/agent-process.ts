@@ -136,18 +136,4 @@ export async function startAgentProcess(args: string[], opts: AgentProcessOption
   };
 }
 
-/** Polls `fn` until it returns a value (not undefined) or the time is up. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 3000, everyMs = 25): Promise<{ value: T; ms: number }> {
-  const start = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return { value: v, ms: Date.now() - start };
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `; last error: ${String(last)}`}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from './wait.ts';

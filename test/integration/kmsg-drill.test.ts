@@ -15,19 +15,13 @@ import { DRILL_TAG } from '../../agent/parse/drill-marker.ts';
 import { formatDrill, writeDrill } from '../../agent/sources/kmsg/drill.ts';
 import { KmsgReader, readBootId } from '../../agent/sources/kmsg/reader.ts';
 import { KmsgSource } from '../../agent/sources/kmsg/source.ts';
+import { until as untilWithin } from '../helpers/wait.ts';
+
+/** The ring is shared and busy: 10 s for this file's waits. */
+const until = (cond: () => boolean, what: string, ms = 10_000): Promise<void> => untilWithin(cond, what, ms);
 
 const KMSG = '/dev/kmsg';
 const RUN = crypto.randomBytes(6).toString('hex');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 function mine(raw: KmsgRecord): boolean {
   return raw.text.includes(RUN);
 }

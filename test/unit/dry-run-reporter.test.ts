@@ -18,7 +18,9 @@ function capture(): { lines: Array<Record<string, unknown>>; stream: Writable } 
 
 const notice = (key: string, at: number): Notice => ({ type: 'Warning', reason: 'NvidiaXID79Error', note: 'n', key, at, drill: true, gpuUuids: [] });
 
-test('dry-run reporter: transitions at once, other changes coalesced, repeats of a series bounded', async () => {
+test('dry-run reporter: transitions at once, other changes coalesced, repeats of a series bounded', async (t) => {
+  // The coalescing window on node:test's clock, not the wall clock.
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
   const { lines, stream } = capture();
   const r = createDryRunReporter(createLogger('info', stream), { nodeName: 'n1', conditionType: 'AcceleratedHardwareReady', heartbeatMs: 60_000 });
   const conds = (): Array<Record<string, unknown>> => lines.filter((l) => l.msg === 'would write node condition');
@@ -28,7 +30,9 @@ test('dry-run reporter: transitions at once, other changes coalesced, repeats of
   for (let i = 0; i < 100; i++) r.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: `a x${i}` }, 4 + i);
   assert.deepEqual(conds().map((l) => l.why), ['start', 'transition']);
   assert.equal(r.lastWrite?.()?.detail, 'dry run: False NvidiaXID79Error (transition)');
-  await new Promise((res) => setTimeout(res, 1100));
+  t.mock.timers.tick(999);
+  assert.deepEqual(conds().map((l) => l.why), ['start', 'transition'], 'still within the window');
+  t.mock.timers.tick(1);
   assert.deepEqual(conds().map((l) => l.why), ['start', 'transition', 'update']);
   assert.equal((conds()[2]?.condition as { message: string }).message, 'a x99');
 

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KmsgReader } from '../../agent/sources/kmsg/reader.ts';
+import { sleep } from '../helpers/wait.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function bootIdFile(dir: string, id: string): string {
   const p = path.join(dir, 'boot_id');
@@ -24,6 +24,7 @@ test('open errors reopen at most once per reopenMinDelayMs and the reader report
   });
   assert.equal(r.bootId, 'boot-a');
   r.start();
+  // Real time on purpose: the reader's own reopen rate limit, on a real missing path.
   await sleep(1000);
   const l = r.liveness();
   assert.equal(l.alive, false);
@@ -46,6 +47,7 @@ test('read errors after a successful open close and reopen, rate-limited, counte
     onRecords: () => {}, onError: (code) => errors.push(code),
   });
   r.start();
+  // Real time on purpose: reopen pacing after real read errors (EISDIR).
   await sleep(1100);
   const l = r.liveness();
   await r.stop();

@@ -92,9 +92,11 @@ test('500, 503, 409 and a hung request: backoff grows, then one write of the lat
   const r = reporter();
   await r.start();
   r.setVerdict({ status: 'False', reason: 'NvidiaXID48Error', message: 'first' }, Date.now());
+  // Real time on purpose: a newer verdict while the real server's failures are being retried.
   await sleep(50);
   r.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: 'latest' }, Date.now());
   await untilWrites(r, 1);
+  // Real time on purpose: no further write follows the one that carried the latest state.
   await sleep(300);
   const s = r.status();
   await r.stop();

@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { Observation } from '../../agent/model/evidence.ts';
 import { LogFileSource } from '../../agent/sources/logfile/source.ts';
 import { readBootTime } from '../../agent/runtime/boot-time.ts';
+import { sleep } from '../helpers/wait.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const p2 = (n: number): string => String(n).padStart(2, '0');
 /** `Mon DD hh:mm:ss` of ms in this process's zone shifted by `zoneMs` (the writer's zone). */

@@ -9,16 +9,7 @@ import path from 'node:path';
 import type { Observation } from '../../agent/model/evidence.ts';
 import { LogFileSource } from '../../agent/sources/logfile/source.ts';
 import { timestampToMs } from '../../agent/parse/timestamp.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import { sleep, until } from '../helpers/wait.ts';
 
 function xid(code: number, bus = '3b'): string {
   return `Nov 27 10:00:00 node kernel: NVRM: Xid (PCI:0000:${bus}:00): ${code}, pid=1, name=p, test\n`;
@@ -36,7 +27,8 @@ test('follows appends, a rename rotation and a copytruncate without losing lines
   const src = new LogFileSource({ path: file, acceptDrills: false, onObservation: (o) => seen.push(o), pollMs: 50 });
   src.start();
   try {
-    // Starts at the end by default: the existing Xid 1 is not replayed.
+    // Starts at the end by default: the existing Xid 1 is not replayed. Real time on
+    // purpose: tail polls the real file; two of its polls pass before the append.
     await sleep(100);
     fs.appendFileSync(file, xid(2));
     await until(() => seen.length === 1, 'append');
@@ -56,6 +48,7 @@ test('follows appends, a rename rotation and a copytruncate without losing lines
 
     // copytruncate: the file shrinks, reading starts over at 0.
     fs.truncateSync(file, 0);
+    // Real time on purpose: the source's own poll (50 ms) must see the shrink before the append.
     await sleep(150);
     fs.appendFileSync(file, xid(7));
     await until(() => seen.length === 6, 'after truncation');
@@ -83,8 +76,8 @@ test('replay from the beginning: drills only when accepted, non-kernel lines dro
     const src = new LogFileSource({ path: file, fromBeginning: true, acceptDrills, onObservation: (o) => seen.push(o), pollMs: 50 });
     src.start();
     try {
+      // Observations come out with the line that completes them: once read, they are there.
       await until(() => src.stats.lines >= 5, 'replay');
-      await sleep(50);
       const kinds = seen.map((o) => `${o.evidence.kind}${o.drill ? ':drill' : ''}`);
       assert.deepEqual(kinds, acceptDrills ? ['xid:drill', 'fallen-off-bus'] : ['fallen-off-bus']);
       const fb = seen.at(-1)?.evidence;

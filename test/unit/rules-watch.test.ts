@@ -27,13 +27,30 @@ function waitFor<T>(get: () => T | undefined, ms: number): Promise<T> {
   });
 }
 
+/** Counts the watcher's looks at the file; `after(n)` resolves once it has looked n more times. */
+function looks(): { onChecked: () => void; after: (n: number) => Promise<void> } {
+  let count = 0;
+  const waiting: Array<{ at: number; resolve: () => void }> = [];
+  return {
+    onChecked() {
+      count++;
+      for (const w of waiting.filter((x) => x.at <= count)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve();
+      }
+    },
+    after: (n) => new Promise((resolve) => waiting.push({ at: count + n, resolve })),
+  };
+}
+
 test('a ConfigMap symlink swap is applied within seconds; an invalid one is refused and the next good one applies', async () => {
   const cm = configMap();
   const tables: RuleTable[] = [];
   const errors: string[] = [];
-  const w = watchRuleFile(cm.file, (t) => tables.push(t), (e) => errors.push(e), { intervalMs: 200 });
+  const seen = looks();
+  const w = watchRuleFile(cm.file, (t) => tables.push(t), (e) => errors.push(e), { intervalMs: 200, onChecked: seen.onChecked });
   try {
-    await new Promise((r) => setTimeout(r, 500));
+    await seen.after(2);
     assert.equal(tables.length, 0, 'nothing changed yet: no callback');
 
     const t0 = Date.now();
@@ -46,7 +63,7 @@ test('a ConfigMap symlink swap is applied within seconds; an invalid one is refu
     cm.swap(`${V1}xid:\n  43: {severity: fatl}\n`);
     const err = await waitFor(() => errors[0], 3000);
     assert.equal(err, `${cm.file}: xid.43.severity: expected one of fatal|warning|info|ignore`);
-    await new Promise((r) => setTimeout(r, 600));
+    await seen.after(2);
     assert.equal(errors.length, 1, 'an invalid file is reported once, not on every poll');
     assert.equal(tables.length, 1);
 
@@ -56,7 +73,7 @@ test('a ConfigMap symlink swap is applied within seconds; an invalid one is refu
 
     // A swap to identical content is silent.
     cm.swap(`${V1}xid:\n  43: {severity: warning}\n`);
-    await new Promise((r) => setTimeout(r, 600));
+    await seen.after(2);
     assert.equal(tables.length, 2);
   } finally {
     w.close();

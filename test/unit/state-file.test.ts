@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,8 +42,13 @@ test('saver: many changes are one write; a failed write is retried on flush', as
     30,
     (err) => results.push(err === null ? null : err.message),
   );
+  // The coalescing delay on node:test's clock, not the wall clock.
+  mock.timers.enable({ apis: ['setTimeout'] });
   for (let i = 0; i < 50; i++) saver.markDirty();
-  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(writes, 0, 'nothing before the delay');
+  mock.timers.tick(30);
+  mock.timers.reset();
+  await saver.flush();
   assert.equal(writes, 1);
   fail = true;
   saver.markDirty();
