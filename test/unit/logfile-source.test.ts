@@ -109,3 +109,24 @@ test('a file that does not exist yet: down, then followed from its start once it
     fs.rmSync(dir, { recursive: true });
   }
 });
+
+test('a log file that a user other than root can write is said to be forgeable', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gha-logfile-'));
+  const file = path.join(dir, 'kern.log');
+  fs.writeFileSync(file, '');
+  try {
+    for (const [mode, warned] of [[0o644, false], [0o666, true]] as const) {
+      fs.chmodSync(file, mode);
+      const src = new LogFileSource({ path: file, acceptDrills: false, onObservation: () => {} });
+      src.start();
+      try {
+        assert.equal(src.stats.writableByOthers, warned, `mode ${mode.toString(8)}`);
+        assert.equal(/writable by every user, who can forge kernel lines/.test(src.status().detail), warned);
+      } finally {
+        src.stop();
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
