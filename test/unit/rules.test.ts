@@ -141,7 +141,7 @@ test('validation errors name the YAML path and what is wrong', () => {
     'xid.13.escalation.window: expected a duration such as 90s, 10m, 1h, got "10 minutes"',
   ]);
   assert.deepEqual(errorsOf(`${V1}xid:\n  13: {escalation: {count: 3}}\n`), ['xid.13.escalation.window: required']);
-  assert.deepEqual(errorsOf(`${V1}xid:\n  13: {clearOn: [quiet, later]}\n`), ['xid.13.clearOn.1: expected one of reboot|gpu-reset|quiet|operator']);
+  assert.deepEqual(errorsOf(`${V1}xid:\n  13: {clearOn: [quiet, later]}\n`), ['xid.13.clearOn.1: expected one of reboot|gpu-reset|quiet|operator|recovered']);
   assert.deepEqual(errorsOf(`${V1}xid:\n  79: {clearOn: [quiet]}\n`), ['xid.79.quietWindow: required when clearOn includes quiet']);
   assert.deepEqual(errorsOf(`${V1}xid:\n  79: {reason: "GPU broke"}\n`), [
     'xid.79.reason: expected a CamelCase reason (letters, digits, _ , :), optionally with {code} and {level}',
@@ -149,7 +149,7 @@ test('validation errors name the YAML path and what is wrong', () => {
   assert.deepEqual(errorsOf(`${V1}counter:\n  ecc-sbe: {severity: fatal}\n`), [
     'counter.ecc-sbe: expected the key to be one of ecc-dbe-volatile|retired-pages-pending|row-remap-failure|row-remap-pending|nvlink-errors',
   ]);
-  assert.deepEqual(errorsOf(`${V1}xids:\n  79: {}\n`), ['xids: unknown top-level key (expected apiVersion, unknown, xid, sxid, dcgm, counter, event, recovery)']);
+  assert.deepEqual(errorsOf(`${V1}xids:\n  79: {}\n`), ['xids: unknown top-level key (expected apiVersion, unknown, ladder, xid, sxid, dcgm, counter, event, recovery, fabric)']);
   assert.deepEqual(errorsOf('xid:\n  79: {severity: fatal}\n'), ['apiVersion: required (apiVersion: gpu-health-agent/v1, or version: 1)']);
   assert.deepEqual(errorsOf('apiVersion: gpu-health-agent/v2\n'), ['apiVersion: expected gpu-health-agent/v1, got "gpu-health-agent/v2"']);
   assert.deepEqual(errorsOf(''), ['(document): empty; expected apiVersion and rule entries']);
