@@ -10,7 +10,7 @@ import { startAgent, type SourceStart } from '../runtime/agent.ts';
 import { exitProcess, stopWithin } from '../runtime/exit.ts';
 import { lazyPodLookup, withPodImpact, type PodLookup } from '../runtime/pod-impact.ts';
 import { callWorkerThreadsAlive } from '../sources/gpu/call-worker.ts';
-import { gpuSource, kmsgSource, logFileSource } from '../runtime/sources.ts';
+import { gpuSource, kmsgSource, logFileSource, sysfsSource } from '../runtime/sources.ts';
 import type { Reporter, Source } from '../runtime/types.ts';
 
 const HELP = `usage: gpu-health-agent run [flags]
@@ -68,6 +68,8 @@ export const command: Command = {
     const sources = (cb: Parameters<typeof kmsgSource>[1], ctx: SourceStart): Source[] => {
       const out: Source[] = [];
       const full = { ...ctx, now: Date.now, ...(kube === null ? {} : { expectedGpus: () => kube.expectedGpus() }) };
+      // First: its first look at the bus lands before the kernel log is replayed.
+      out.push(sysfsSource(config, cb, full, (err) => log.warn({ sysfsRoot: config.sysfsRoot, err }, 'cannot look at the PCI bus')));
       if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
       if (config.logFiles.length > 0) out.push(logFileSource(config, cb, full));
       out.push(gpuSource(config, cb, full));

@@ -225,6 +225,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     findingsEvicted: () => view.health.evicted,
     drillsIgnored: () => sumStats('drillsIgnored'),
     devicesKnown: () => view.health.devices.known.size,
+    aer: () => view.sources.flatMap((s) => s.aer?.() ?? []),
     condition: () => (view.condition === null ? null : { type: config.conditionType, status: view.condition.status }),
     ready: () => view.ready,
   });
@@ -319,7 +320,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       );
     }
     send(r.notices);
-    saver.markDirty();
+    // A look at the bus that changed nothing is not worth a state-file write every few seconds.
+    if (obs.evidence.kind !== 'bus-scan' || r.notices.length > 0 || r.finding !== null) saver.markDirty();
     settleSoon();
   };
 

@@ -6,6 +6,7 @@ import type { SourceStatus } from '../model/source-status.ts';
 import { KmsgSource } from '../sources/kmsg/source.ts';
 import { LogFileSource } from '../sources/logfile/source.ts';
 import { createGpuSource } from '../sources/gpu/index.ts';
+import { SysfsSource } from '../sources/sysfs/source.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 import { REJECTIONS, rejectionCounts, type Rejection, type RejectionCounts } from '../parse/kernel-log.ts';
 import type { NvidiaRecord } from '../parse/nvidia.ts';
@@ -141,6 +142,21 @@ export function gpuSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceC
     // 'auto' probes DCGM, then NVML, before it says which one runs.
     settled: () => seen.has('dcgm') && seen.has('nvml'),
   };
+}
+
+/** The PCI bus under --sysfs-root: AER counters and looks at GPUs the driver failed to bring up. */
+export function sysfsSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext, onError: (message: string) => void): Source {
+  // A configured count wins (0: no count), else what the Node advertises.
+  const expected = config.expectedGpus;
+  const s = new SysfsSource({
+    sysfsRoot: config.sysfsRoot,
+    intervalMs: config.sysfsIntervalMs,
+    expectedGpus: expected !== null ? () => (expected > 0 ? expected : null) : (ctx.expectedGpus ?? (() => null)),
+    now: ctx.now,
+    onObservation: (obs) => cb.onObservation(obs),
+    onError,
+  });
+  return { name: 'sysfs', start: () => s.start(), stop: () => s.stop(), aer: () => s.aer() };
 }
 
 /** kmsg switched off with `--kmsg none`: say so, so the debug view and verdict show it. */
