@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classify, parseCodeSpec } from '../../agent/rules/classify.ts';
 import { loadDefaults, loadRuleFile, tableFromText } from '../../agent/rules/load.ts';
-import { fillLevel } from '../../agent/rules/table.ts';
+import { fillLevel, lookupEntry } from '../../agent/rules/table.ts';
 import type { RuleTable } from '../../agent/rules/types.ts';
 import type { Evidence } from '../../agent/model/evidence.ts';
 
@@ -184,4 +184,28 @@ test('parseCodeSpec reads what `rules explain` accepts', () => {
   assert.deepEqual(parseCodeSpec('recovery:2'), { family: 'recovery', code: 2, variant: null });
   assert.equal(parseCodeSpec('foo:1'), null);
   assert.equal(parseCodeSpec('xid:abc'), null);
+});
+
+test('issue 14 entries: fabric states, AER, init failures, the ladder; each overridable, each checked', () => {
+  const t = loadDefaults();
+  assert.deepEqual(t.ladder, { repairs: 2, reason: 'NvidiaGPUFaultRecurring' });
+  assert.equal(lookupEntry(t, 'fabric', 'manager', 'failure').entry.severity, 'fatal');
+  assert.equal(lookupEntry(t, 'fabric', 'manager', 'in-progress').entry.severity, 'info');
+  assert.equal(lookupEntry(t, 'fabric', 'manager', 'unknown').matched, 'unknown.fabric');
+  assert.equal(lookupEntry(t, 'fabric', 'incorrect-configuration', 'unknown-12').entry.severity, 'warning');
+  assert.equal(lookupEntry(t, 'event', 'pcie-aer-fatal', null).entry.severity, 'fatal');
+  assert.equal(lookupEntry(t, 'event', 'pcie-aer-correctable', null).entry.escalation?.count, 9);
+  assert.equal(lookupEntry(t, 'event', 'gpu-unusable', null).entry.escalation?.severity, 'fatal');
+  const o = tableFromText(`${V1}ladder: {repairs: 4, reason: "{reason}Recurring"}\nfabric:\n  route-recovery/true: {severity: fatal}\n`, 'o.yaml');
+  assert.ok(o.ok);
+  assert.deepEqual(o.table.ladder, { repairs: 4, reason: '{reason}Recurring' });
+  assert.deepEqual([...o.table.overridden].sort(), ['fabric:route-recovery/true', 'ladder.reason', 'ladder.repairs']);
+  assert.deepEqual(errorsOf(`${V1}ladder: {repairs: 99}\n`), ['ladder.repairs: expected a whole number from 0 (off) to 15']);
+  assert.deepEqual(errorsOf(`${V1}ladder: {reason: "not a reason"}\n`), ['ladder.reason: expected a CamelCase reason (letters, digits, _ , :), optionally with {reason}']);
+  assert.deepEqual(errorsOf(`${V1}ladder: {after: 2}\n`), ['ladder: unknown field "after"']);
+  assert.deepEqual(errorsOf(`${V1}fabric:\n  bogus: {severity: fatal}\n`), [
+    'fabric.bogus: expected the key to be a fabric field (manager|degraded-bw|route-recovery|route-unhealthy|access-timeout-recovery|incorrect-configuration|gfm-state), optionally /STATE',
+  ]);
+  assert.deepEqual(parseCodeSpec('fabric:manager/failure'), { family: 'fabric', code: 'manager', variant: 'failure' });
+  assert.deepEqual(parseCodeSpec('event:pcie-aer-fatal'), { family: 'event', code: 'pcie-aer-fatal', variant: null });
 });
