@@ -3,21 +3,17 @@
 // space cannot make the kernel write AER records), and an AER drill through the
 // real /dev/kmsg. One correctable error stays True; a burst is a warning Event;
 // another device's AER is nothing; a fatal error on the GPU's port is False.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { cleanupAfter } from '../helpers/cleanup.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 import { drill, seedCursorAtEnd, uniquePci } from '../helpers/kmsg.ts';
 import { SysfsTree } from '../helpers/sysfs-tree.ts';
 
-const dirs: string[] = [];
-const agents: AgentProcess[] = [];
-after(async () => {
-  for (const a of agents) await a.kill();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { dirs, agents } = cleanupAfter();
 
 const GPU = '0000:3b:00.0';
 const PORT = '0000:3a:00.0';

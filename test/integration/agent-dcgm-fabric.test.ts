@@ -7,48 +7,23 @@
 //   logged RmInitAdapter failed for two (--log-file), DCGM lists two. The one DCGM
 //   lists after all (a busy GPU the driver brought up) stays True; the one it does
 //   not list is False after two looks, named by its PCI address.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setFabric } from '../../scripts/standin/dcgm-control.ts';
-import { buildNative, DCGM_LIB, standinCli, startEngine, tempDir, type Engine } from './dcgm-harness.ts';
-import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { agentOnEngine, buildNative, standinCli } from './dcgm-harness.ts';
+import { waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { cleanupAfter } from '../helpers/cleanup.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 import { SysfsTree } from '../helpers/sysfs-tree.ts';
 import type { DebugState } from '../../agent/report/debug/state-types.ts';
 
-const dirs: string[] = [];
-const agents: AgentProcess[] = [];
-const engines: Engine[] = [];
+const cleanup = cleanupAfter();
 before(() => buildNative());
-after(async () => {
-  for (const a of agents) await a.kill();
-  for (const e of engines) await e.stop();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 /** The stand-in's GPUs 0 and 1 are 0000:10:00.0 and 0000:11:00.0 (gpuPciBusId). */
-async function agentOnDcgm(extra: (dir: string) => string[] = () => []): Promise<{ a: AgentProcess; socket: string; dir: string }> {
-  const dir = tempDir('gha-af-');
-  dirs.push(dir);
-  const socket = path.join(dir, 'he.sock');
-  const engine = await startEngine(socket, 2);
-  engines.push(engine);
-  const s = scratch();
-  dirs.push(s.dir);
-  const a = await startAgentProcess([
-    '--kmsg', 'none', '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run',
-    '--gpu-backend', 'dcgm', '--dcgm-address', `unix://${socket}`, '--dcgm-lib', DCGM_LIB, '--dcgm-interval', '200ms',
-    ...extra(dir),
-  ]);
-  agents.push(a);
-  await waitFor('ready with DCGM up', async () => {
-    const st = await a.state();
-    return st.ready && st.sources.find((x) => x.source === 'dcgm')?.state === 'up' ? st : undefined;
-  }, 10_000, 50);
-  return { a, socket, dir };
-}
+const agentOnDcgm = (extra: (dir: string) => string[] = () => []) => agentOnEngine(cleanup, { kmsg: false, extra });
 
 const condition = (a: AgentProcess, status: 'True' | 'False', also: (st: DebugState) => boolean = () => true) =>
   waitFor(`condition ${status}`, async () => {

@@ -3,21 +3,17 @@
 // GPU in that boot's kernel log. After two reboots that ended with it, the third
 // time the condition's reason is the replace-class NvidiaGPUFaultRecurring, the
 // message names the boots, and an Event says so.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { cleanupAfter } from '../helpers/cleanup.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 import { SysfsTree } from '../helpers/sysfs-tree.ts';
 import type { DebugState } from '../../agent/report/debug/state-types.ts';
 
-const dirs: string[] = [];
-const agents: AgentProcess[] = [];
-after(async () => {
-  for (const a of agents) await a.kill();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { dirs, agents } = cleanupAfter();
 
 const GPU = '0000:3b:00.0';
 
