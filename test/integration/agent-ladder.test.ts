@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { spawnSync } from 'node:child_process';
+import { MAIN, startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { cleanupAfter } from '../helpers/cleanup.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 import { SysfsTree } from '../helpers/sysfs-tree.ts';
@@ -52,4 +53,9 @@ test('the same Xid 79 on the same GPU after two reboots: NvidiaGPUFaultRecurring
   assert.match(JSON.stringify(ev), /Reboots do not fix it: replace the node/);
   const rules = JSON.parse((await three.a.get('/debug/rules')).body) as { ladder: { repairs: number; reason: string } };
   assert.deepEqual(rules.ladder, { repairs: 2, reason: 'NvidiaGPUFaultRecurring' });
+  // The on-call engineer's view: the GPU's row and the history under it.
+  const status = spawnSync(process.execPath, [MAIN, 'status', '--addr', three.a.addr], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(status.status, 0, status.stderr);
+  assert.match(status.stdout, /NvidiaGPUFaultRecurring x1 \[Xid 79, fatal, REPLACE\]/);
+  assert.match(status.stdout, /earlier boots that ended with fatal findings: boot-b \(NvidiaXID79Error on 0000:3b:00\.0\); boot-a \(NvidiaXID79Error on 0000:3b:00\.0\)/);
 });
