@@ -58,7 +58,8 @@ export function lookAtBus(
   for (const d of scan.devices) {
     const own = read.aer(d.dir);
     const port = d.upstream === null ? null : read.aer(path.join(devicesDir, d.upstream));
-    if (own !== null) aerCounters.push(d.pci);
+    // Either end's counters count this link's errors: the kernel's records of them are then detail.
+    if (own !== null || port !== null) aerCounters.push(d.pci);
     for (const sev of AER_SEVERITIES) {
       if (own !== null) samples.push({ pci: d.pci, of: d.pci, role: 'device', severity: sev, value: own[sev].total });
       if (port !== null && d.upstream !== null) samples.push({ pci: d.upstream, of: d.pci, role: 'port', severity: sev, value: port[sev].total });
