@@ -9,13 +9,16 @@ import { parseArgs } from 'node:util';
 import type { Command } from './index.ts';
 import { formatDrill, writeDrill, type DrillSpec } from '../sources/kmsg/drill.ts';
 
-const HELP = `usage: gpu-health-agent drill (--xid N | --sxid N | --fallen-off-bus) --pci ADDRESS [options]
+const HELP = `usage: gpu-health-agent drill (--xid N | --sxid N | --fallen-off-bus | --aer SEVERITY | --init-failed) --pci ADDRESS [options]
 
 Writes a marked drill record that an agent run with --accept-drills treats as
 GPU evidence (labelled drill), e.g. \`drill --xid 79 --pci 0000:3b:00.0\`.
   --xid N             an Xid record (79: fallen off the bus, 48: double-bit ECC, ...)
   --sxid N            an NVSwitch SXid record (add --fatal for a fatal one)
   --fallen-off-bus    a "GPU has fallen off the bus" record without an Xid
+  --aer SEVERITY      a PCIe AER bus-error report on the GPU: fatal, nonfatal or correctable
+  --init-failed       the driver's "RmInitAdapter failed!" for the GPU (fatal only once NVML/DCGM
+                      or the Node's capacity show the GPU missing on two looks at the bus)
   --pci ADDRESS       the GPU's (or switch's) PCI bus id
   --text TEXT         free text after the marker (for Xid 154, the recovery action line)
   --fatal             SXid: mark it fatal
@@ -33,6 +36,8 @@ export const command: Command = {
           xid: { type: 'string' },
           sxid: { type: 'string' },
           'fallen-off-bus': { type: 'boolean' },
+          aer: { type: 'string' },
+          'init-failed': { type: 'boolean' },
           pci: { type: 'string' },
           text: { type: 'string' },
           fatal: { type: 'boolean' },
@@ -63,6 +68,11 @@ export const command: Command = {
       if (xid !== undefined) spec.xid = xid;
       if (sxid !== undefined) spec.sxid = sxid;
       if (values['fallen-off-bus'] === true) spec.fallenOffBus = true;
+      if (values.aer !== undefined) {
+        if (values.aer !== 'fatal' && values.aer !== 'nonfatal' && values.aer !== 'correctable') throw new Error(`--aer: expected fatal, nonfatal or correctable, got "${values.aer}"`);
+        spec.aer = values.aer;
+      }
+      if (values['init-failed'] === true) spec.initFailed = true;
       if (values.text !== undefined) spec.text = values.text;
       if (values.fatal === true) spec.fatal = true;
       line = formatDrill(spec);

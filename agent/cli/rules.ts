@@ -13,7 +13,10 @@ const USAGE = `usage:
   gpu-health-agent rules explain CODE [--rules FILE] print the effective entry for CODE and where it came from
 
 CODE: 79 or xid:79, sxid:12, dcgm:14, dcgm:14/fail, dcgm:fail, counter:ecc-dbe-volatile,
-      event:fallen-off-bus, event:device-count-mismatch, recovery:2
+      event:fallen-off-bus, event:device-count-mismatch, event:pcie-aer-fatal, event:pcie-aer-nonfatal,
+      event:pcie-aer-correctable, event:gpu-init-failed, event:gpu-unusable, recovery:2,
+      fabric:manager/failure, fabric:route-unhealthy/true, fabric:incorrect-configuration/no-partition,
+      or ladder (the repair ladder's settings)
 `;
 
 function out(text: string): void {
@@ -55,6 +58,28 @@ async function validate(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The repair ladder as it applies to an entry that can be fatal. */
+function ladderLine(table: RuleTable, e: RuleEntry): string[] {
+  const canBeFatal = e.severity === 'fatal' || e.escalation?.severity === 'fatal';
+  if (!canBeFatal) return [];
+  const l = table.ladder;
+  if (l.repairs === 0) return ['  ladder:      off (ladder.repairs 0)'];
+  return [`  ladder:      back on the same GPU after ${l.repairs} reboot${l.repairs === 1 ? '' : 's'} that ended with it -> reason ${l.reason}, action REPLACE`];
+}
+
+function explainLadder(table: RuleTable): string {
+  const l = table.ladder;
+  const from = table.overridden.some((k) => k.startsWith('ladder.')) ? table.origin : 'defaults';
+  return [
+    'ladder',
+    `  repairs:     ${l.repairs}${l.repairs === 0 ? ' (off)' : ` (the same fatal fault on the same GPU back after ${l.repairs} reboot${l.repairs === 1 ? '' : 's'} that ended with it)`}`,
+    `  reason:      ${l.reason}${l.reason.includes('{reason}') ? ' ({reason} is the finding\'s own reason)' : ''}`,
+    '  action:      REPLACE',
+    `  from:        ${from}`,
+    `table: ${table.origin}`,
+  ].join('\n');
+}
+
 function describeEntry(e: RuleEntry): string[] {
   const esc = e.escalation;
   const lines = [
@@ -83,8 +108,9 @@ async function explain(args: string[]): Promise<number> {
     else if (a.startsWith('--rules=')) file = a.slice('--rules='.length);
     else rest.push(a);
   }
-  const spec = rest[0] === undefined || rest.length > 1 ? null : parseCodeSpec(rest[0]);
-  if (spec === null || (args.includes('--rules') && file === undefined)) {
+  const wantsLadder = rest.length === 1 && rest[0] === 'ladder';
+  const spec = rest[0] === undefined || rest.length > 1 || wantsLadder ? null : parseCodeSpec(rest[0]);
+  if ((spec === null && !wantsLadder) || (args.includes('--rules') && file === undefined)) {
     err(rest[0] === undefined ? USAGE : `rules explain: cannot read code "${rest.join(' ')}"\n${USAGE}`);
     return 2;
   }
@@ -94,12 +120,17 @@ async function explain(args: string[]): Promise<number> {
     return 1;
   }
   const table = loaded.table;
+  if (spec === null) {
+    out(explainLadder(table));
+    return 0;
+  }
   const found = lookupEntry(table, spec.family, spec.code, spec.variant);
   const lines = [`${spec.family}:${spec.code}${spec.variant !== null && spec.variant !== spec.code ? `/${spec.variant}` : ''}`];
   lines.push(`  entry:       ${found.unknown ? `${found.matched} (no entry names this code)` : found.matched}`);
   lines.push(...describeEntry(found.entry));
   const risky = table.risky.find((r) => r.key === found.matched);
   if (risky !== undefined) lines.push(`  RISKY:       ${risky.why}`);
+  lines.push(...ladderLine(table, found.entry));
   const same = found.entry.sameAs;
   if (same !== null) {
     if (same === 'xid:message') {

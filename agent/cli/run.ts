@@ -72,7 +72,7 @@ export const command: Command = {
     const pods: PodLookup | null = config.podResourcesSocket === null ? null : lazyPodLookup(config.podResourcesSocket);
     const reporters = [pods === null ? reporter : withPodImpact(reporter, pods, { podEvents: config.podEvents })];
 
-    const sources = configuredSources(config, kube === null ? null : () => kube.expectedGpus());
+    const sources = configuredSources(config, kube === null ? null : () => kube.expectedGpus(), log);
 
     let agent;
     try {

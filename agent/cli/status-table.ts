@@ -44,6 +44,13 @@ export function formatStatus(s: DebugState): string {
     const from = Object.entries(dev.byOrigin).map(([o, n]) => `${n} from ${o}`).join(', ');
     const check = dev.enforced ? 'kernel records must name one' : 'sysfs listed none: kernel records are checked by their format alone';
     out.push(`NVIDIA devices known: ${dev.known}${from === '' ? '' : ` (${from})`}; ${check}`);
+    for (const f of dev.initFailed ?? []) out.push(`  driver failed to bring up ${f.pci} at ${f.at}: watched on every look at the bus`);
+  }
+  // The repair ladder's history (older agents have none).
+  const boots = (s.boots as DebugState['boots'] | undefined) ?? [];
+  const ended = boots.filter((b) => b.faults.length > 0);
+  if (ended.length > 0) {
+    out.push(`earlier boots that ended with fatal findings: ${ended.slice(0, 4).map((b) => `${b.bootId.slice(0, 8)} (${b.faults.map((f) => `${f.reason} on ${f.pci ?? '?'}`).join(', ')})`).join('; ')}`);
   }
   for (const src of s.sources) {
     const r = src.rejected ?? null;

@@ -44,6 +44,8 @@ export interface AgentConfig {
   uptimeFile: string;
   /** Where sysfs is mounted: the node's NVIDIA PCI devices are read from <root>/bus/pci/devices. */
   sysfsRoot: string;
+  /** How often the PCI bus is looked at (AER counters, GPUs that never came up). */
+  sysfsIntervalMs: number;
   logLevel: LogLevel;
   /** The --config file, if any, for the startup log line. */
   configFile: string | null;
@@ -133,6 +135,7 @@ function resolve(c: RawConfig, configFile: string | null, io: LoadEnv): AgentCon
     bootIdFile: str('bootIdFile') ?? '/proc/sys/kernel/random/boot_id',
     uptimeFile: str('uptimeFile') ?? '/proc/uptime',
     sysfsRoot: str('sysfsRoot') ?? '/sys',
+    sysfsIntervalMs: parseDuration(str('sysfsInterval') ?? '10s') as number,
     logLevel: (str('logLevel') as LogLevel | undefined) ?? 'info',
     configFile,
   };

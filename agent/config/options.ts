@@ -41,6 +41,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'podEvents', flag: 'pod-events', kind: 'bool', help: 'also post an Event regarding each Pod that holds a faulty GPU (needs rbac.podEvents)' },
   { key: 'bootIdFile', flag: 'boot-id-file', kind: 'string', help: 'boot id source (default /proc/sys/kernel/random/boot_id)' },
   { key: 'sysfsRoot', flag: 'sysfs-root', kind: 'string', help: 'where sysfs is mounted; a kernel record must name one of the NVIDIA devices under <root>/bus/pci/devices (default /sys)' },
+  { key: 'sysfsInterval', flag: 'sysfs-interval', kind: 'duration', help: 'look at the PCI bus (NVIDIA functions, their AER counters, GPUs that never came up) this often (default 10s)' },
   { key: 'uptimeFile', flag: 'uptime-file', kind: 'string', help: 'this boot\'s start, for skipping --log-file lines of earlier boots: /proc/uptime or a /proc/stat btime line (default /proc/uptime)' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'trace | debug | info | warn | error (default info)' },
 ];

@@ -34,6 +34,7 @@ export const ConfigFileSchema = z.strictObject({
   bootIdFile: nonEmpty.optional(),
   uptimeFile: nonEmpty.optional(),
   sysfsRoot: nonEmpty.optional(),
+  sysfsInterval: duration.optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
 });
 

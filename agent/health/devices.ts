@@ -50,10 +50,53 @@ function pciOf(e: Evidence): string | null {
     case 'sxid':
     case 'recovery-action':
     case 'fallen-off-bus':
+    case 'gpu-init-failed':
       return normalizePci(e.gpu.pci);
     default:
       return null;
   }
+}
+
+/** What one look at the bus teaches: the devices, the port above each GPU, who has AER counters. */
+export function learnBus(state: HealthState, scan: Extract<Evidence, { kind: 'bus-scan' }>): void {
+  learnDevices(state, [...scan.gpus, ...scan.switches], 'sysfs');
+  for (const [port, gpu] of scan.ports) {
+    const p = normalizePci(port);
+    const g = normalizePci(gpu);
+    if (p !== null && g !== null && state.devices.ports.size < MAX_DEVICES) state.devices.ports.set(p, g);
+  }
+  state.devices.aerCounters = new Set(scan.aerCounters.flatMap((x) => normalizePci(x) ?? []));
+}
+
+/** Which board sits in which slot this boot, from identity lines and inventories (drills excepted). */
+export function learnUuids(state: HealthState, obs: Observation): void {
+  const e = obs.evidence;
+  if (obs.drill || (e.kind !== 'gpu-identity' && e.kind !== 'gpu-inventory')) return;
+  for (const g of e.kind === 'gpu-identity' ? [e.gpu] : e.gpus) {
+    const pci = normalizePci(g.pci);
+    const uuid = g.uuid?.trim() ?? '';
+    if (pci !== null && uuid !== '' && (state.devices.uuids.has(pci) || state.devices.uuids.size < MAX_DEVICES)) state.devices.uuids.set(pci, uuid);
+  }
+}
+
+/** A management source's current list of GPUs, for the absent-GPU check. */
+export function learnInventory(state: HealthState, obs: Observation): void {
+  if (obs.evidence.kind !== 'gpu-inventory' || (obs.source !== 'dcgm' && obs.source !== 'nvml')) return;
+  state.devices.inventories.set(obs.source, new Set(obs.evidence.gpus.flatMap((g) => normalizePci(g.pci) ?? [])));
+}
+
+/**
+ * The device an AER report is about: an NVIDIA function sysfs listed, or the GPU
+ * right below a port that sysfs showed above it. Null for everything else (the
+ * node's NICs and disks report AER too; they are not this agent's business), and
+ * always null until sysfs has listed the bus: an AER record's address alone does
+ * not say whose device it is.
+ */
+export function aerTarget(state: HealthState, pci: string | null): string | null {
+  const p = normalizePci(pci);
+  if (p === null || !state.devices.listed) return null;
+  if (state.devices.known.has(p)) return p;
+  return state.devices.ports.get(p) ?? null;
 }
 
 /**
@@ -65,10 +108,13 @@ function pciOf(e: Evidence): string | null {
 export function foreignRecord(state: HealthState, obs: Observation): Notice | null {
   if (obs.drill || (obs.source !== 'kmsg' && obs.source !== 'logfile') || !state.devices.listed) return null;
   const e = obs.evidence;
-  if (e.kind !== 'xid' && e.kind !== 'sxid' && e.kind !== 'recovery-action' && e.kind !== 'fallen-off-bus') return null;
+  if (e.kind !== 'xid' && e.kind !== 'sxid' && e.kind !== 'recovery-action' && e.kind !== 'fallen-off-bus' && e.kind !== 'gpu-init-failed') return null;
   const pci = pciOf(e);
   if (pci !== null && state.devices.known.has(pci)) return null;
-  const what = e.kind === 'xid' || e.kind === 'sxid' ? `${e.kind === 'xid' ? 'Xid' : 'SXid'} ${e.code}` : e.kind === 'recovery-action' ? 'Xid 154' : 'fallen off the bus';
+  const what =
+    e.kind === 'xid' || e.kind === 'sxid'
+      ? `${e.kind === 'xid' ? 'Xid' : 'SXid'} ${e.code}`
+      : e.kind === 'recovery-action' ? 'Xid 154' : e.kind === 'fallen-off-bus' ? 'fallen off the bus' : 'RmInitAdapter failed';
   state.devices.foreign[obs.source] = (state.devices.foreign[obs.source] ?? 0) + 1;
   state.devices.lastForeign = { at: obs.at, source: obs.source, what, pci };
   return {

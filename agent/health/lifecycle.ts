@@ -8,6 +8,7 @@ import type { ClearOn, RuleTable } from '../rules/types.ts';
 import { lookupEntry } from '../rules/table.ts';
 import { isLoud } from './describe.ts';
 import { findGpu } from './identity.ts';
+import { reapplyLadder } from './ladder.ts';
 import { clearNotice } from './notices.ts';
 import type { ClearCause } from './notices.ts';
 import type { Finding, GpuHealth, HealthState } from './types.ts';
@@ -47,6 +48,15 @@ export function clearsOn(f: Finding, how: ClearOn): boolean {
  */
 export function recoveredGpu(gpu: GpuHealth, drill: boolean, now: number, notices: Notice[]): number {
   return clearWhere(gpu, (f) => (!drill || f.drill) && (f.family === 'recovery' || clearsOn(f, 'gpu-reset')), 'gpu-reset', now, notices);
+}
+
+/**
+ * The source that reported a field says it is normal again (a fabric field back to
+ * healthy, a GPU the driver brought up after all): that finding goes when its clearOn
+ * has `recovered`. A drill's recovery clears only drills.
+ */
+export function recoveredKey(gpu: GpuHealth, key: string, drill: boolean, now: number, notices: Notice[]): number {
+  return clearWhere(gpu, (f) => f.key === key && f.drill === drill && clearsOn(f, 'recovered'), 'recovered', now, notices);
 }
 
 /** Quiet windows: findings with clearOn quiet and no occurrence for quietMs. Old escalation occurrences age out too. */
@@ -108,4 +118,5 @@ export function reclassify(state: HealthState, table: RuleTable, now: number, no
       if (f.entry.severity === 'ignore' && !f.escalated) removeFinding(gpu, fid, f, 'rules', now, notices);
     }
   }
+  reapplyLadder(state, table, now, notices);
 }

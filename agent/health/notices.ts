@@ -5,11 +5,11 @@ import type { Notice } from '../model/verdict.ts';
 import { bounded, findingLine, reasonOf } from './describe.ts';
 import type { Finding, GpuHealth } from './types.ts';
 
-export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules' | 'drills-off';
+export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules' | 'drills-off' | 'recovered';
 
 const NOTE_MAX = 1024;
 
-export const SOURCE_LABEL: Record<string, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML' };
+export const SOURCE_LABEL: Record<string, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML', sysfs: 'PCI bus (sysfs)' };
 
 function uuids(gpu: GpuHealth): string[] {
   return gpu.uuid === null ? [] : [gpu.uuid];
@@ -46,6 +46,7 @@ const CLEAR_TEXT: Record<ClearCause, string> = {
   operator: 'an operator cleared it',
   rules: 'the rule table now ignores it',
   'drills-off': 'the agent restarted without --accept-drills, so drills are not evidence',
+  recovered: 'the source that reported it says it is back to normal',
 };
 
 export function clearNotice(gpu: GpuHealth, fid: string, f: Finding, cause: ClearCause, at: number): Notice {

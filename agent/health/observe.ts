@@ -18,9 +18,11 @@ import type { Notice } from '../model/verdict.ts';
 import { classify } from '../rules/classify.ts';
 import type { RuleMatch, RuleTable } from '../rules/types.ts';
 import { bounded, isFatal, isLoud } from './describe.ts';
-import { devicesOf, foreignRecord, learnDevices } from './devices.ts';
+import { aerTarget, devicesOf, foreignRecord, learnBus, learnDevices, learnInventory, learnUuids } from './devices.ts';
 import { resolveGpu } from './identity.ts';
-import { recoveredGpu, reclassify } from './lifecycle.ts';
+import { applyLadder } from './ladder.ts';
+import { recoveredGpu, recoveredKey, reclassify } from './lifecycle.ts';
+import { lookAtFailedGpus, noteInitFailure } from './looks.ts';
 import { findingNotice } from './notices.ts';
 import type { Finding, GpuHealth, HealthState, Occurrence } from './types.ts';
 
@@ -45,9 +47,14 @@ function refOf(e: Evidence): GpuRef | null {
     case 'gpu-identity':
     case 'dcgm-health':
     case 'counter':
+    case 'pcie-aer':
+    case 'gpu-init-failed':
+    case 'gpu-unusable':
+    case 'fabric':
       return e.gpu;
     case 'device-count':
     case 'gpu-inventory':
+    case 'bus-scan':
       return null;
   }
 }
@@ -61,6 +68,10 @@ function levelOf(e: Evidence): string | null {
       return String(e.value);
     case 'device-count':
       return `${e.visible}/${e.expected}`;
+    case 'pcie-aer':
+      return e.total === null ? null : String(e.total);
+    case 'fabric':
+      return e.state;
     default:
       return null;
   }
@@ -83,9 +94,25 @@ function detailOf(e: Evidence): string {
       return `${e.visible} GPUs visible, ${e.expected} expected`;
     case 'recovery-action':
       return `recovery action ${e.from === null ? '?' : `${e.from.code} (${e.from.name})`} -> ${e.to.code} (${e.to.name})`;
+    case 'pcie-aer':
+    case 'gpu-init-failed':
+    case 'gpu-unusable':
+      return bounded(e.text, DETAIL_MAX);
+    case 'fabric':
+      return `${e.field} = ${e.state} (0x${e.raw.toString(16)})`;
     default:
       return '';
   }
+}
+
+/**
+ * How many errors one AER counter reading adds: its rise over the last reading. The
+ * first reading of a boot's counters says nothing of a rate (they count since boot): one.
+ */
+function aerWeight(e: Evidence, f: Finding | undefined): number {
+  if (e.kind !== 'pcie-aer' || e.total === null || f === undefined || f.levelSig === null) return 1;
+  const before = Number(f.levelSig);
+  return Number.isFinite(before) && e.total > before ? e.total - before : 1;
 }
 
 /** What makes occurrences distinct for `distinct: process`. */
@@ -94,9 +121,9 @@ function tagOf(e: Evidence): string {
   return e.processName ?? (e.pid === null ? '' : `pid ${e.pid}`);
 }
 
-function recordOccurrence(list: Occurrence[], occ: Occurrence, windowMs: number, count: number, distinct: boolean): Occurrence[] {
+function recordOccurrence(list: Occurrence[], occ: Occurrence, windowMs: number, count: number, distinct: boolean, weight = 1): Occurrence[] {
   let next = list.filter((o) => o.at > occ.at - windowMs && (!distinct || o.tag !== occ.tag));
-  next.push(occ);
+  for (let i = Math.min(weight, count); i > 0; i--) next.push({ ...occ });
   if (next.length > count) next = next.slice(next.length - count);
   return next;
 }
@@ -117,13 +144,13 @@ function roomForFinding(state: HealthState, gpu: GpuHealth, newcomerFatal: boole
 }
 
 /** Escalation by count within the window, per GPU or across the node; latches until the finding clears. */
-function escalate(state: HealthState, gpu: GpuHealth, fid: string, f: Finding, e: Evidence, at: number, notices: Notice[]): void {
+function escalate(state: HealthState, gpu: GpuHealth, fid: string, f: Finding, e: Evidence, at: number, notices: Notice[], weight = 1): void {
   const esc = f.entry.escalation;
   if (esc === null) return;
   const occ: Occurrence = { at, tag: tagOf(e) };
   const distinct = esc.distinct === 'process';
   if (esc.scope === 'gpu') {
-    f.occurrences = recordOccurrence(f.occurrences, occ, esc.windowMs, esc.count, distinct);
+    f.occurrences = recordOccurrence(f.occurrences, occ, esc.windowMs, esc.count, distinct, weight);
     if (!f.escalated && f.occurrences.length >= esc.count) {
       f.escalated = true;
       notices.push(findingNotice(gpu, fid, f, 'escalated', occ.at));
@@ -132,7 +159,7 @@ function escalate(state: HealthState, gpu: GpuHealth, fid: string, f: Finding, e
   }
   const node = state.nodeOccurrences.get(fid) ?? { windowMs: esc.windowMs, list: [] };
   node.windowMs = esc.windowMs;
-  node.list = recordOccurrence(node.list, occ, esc.windowMs, esc.count, distinct);
+  node.list = recordOccurrence(node.list, occ, esc.windowMs, esc.count, distinct, weight);
   state.nodeOccurrences.set(fid, node);
   if (state.nodeOccurrences.size > 256) state.nodeOccurrences.delete(state.nodeOccurrences.keys().next().value as string);
   if (node.list.length < esc.count) return;
@@ -173,27 +200,62 @@ function newFinding(m: RuleMatch, obs: Observation, level: string | null): Findi
     sources: [obs.source],
     levelSig: level,
     detail: detailOf(obs.evidence),
+    recurring: null,
   };
 }
 
+/** One look at the bus: devices and ports learnt, then the GPUs the driver failed to bring up looked at. */
+function observeBus(state: HealthState, obs: Observation, rules: RuleTable, now: number, notices: Notice[]): ObserveResult {
+  if (obs.evidence.kind === 'bus-scan') learnBus(state, obs.evidence);
+  let finding: ObserveResult['finding'] = null;
+  for (const look of lookAtFailedGpus(state, obs)) {
+    const r = observe(state, look, rules, now);
+    notices.push(...r.notices);
+    finding = r.finding ?? finding;
+  }
+  return { state, notices, finding };
+}
+
+/** An AER report about a device of this node (or a drill's), re-addressed to it; null when it is not this agent's business. */
+function aerObservation(state: HealthState, obs: Observation): Observation | null {
+  const e = obs.evidence;
+  if (e.kind !== 'pcie-aer') return obs;
+  const target = aerTarget(state, e.gpu.pci) ?? (obs.drill ? e.gpu.pci : null);
+  return target === null ? null : { ...obs, evidence: { ...e, gpu: { pci: target } } };
+}
+
 /** Adds one observation. Takes ownership of `state` and returns it updated (see README). */
-export function observe(state: HealthState, obs: Observation, rules: RuleTable, now: number): ObserveResult {
+export function observe(state: HealthState, observed: Observation, rules: RuleTable, now: number): ObserveResult {
   const notices: Notice[] = [];
   if (state.table !== rules) reclassify(state, rules, now, notices);
+  let obs = observed;
   const e = obs.evidence;
 
   if (e.kind === 'gpu-identity' || e.kind === 'gpu-inventory') {
     const named = devicesOf(obs);
     if (named !== null) learnDevices(state, named.pcis, named.origin);
+    learnInventory(state, obs);
+    learnUuids(state, obs);
     for (const ref of e.kind === 'gpu-identity' ? [e.gpu] : e.gpus) resolveGpu(state, ref, now, true, isFatal);
     return { state, notices, finding: null };
   }
+  if (e.kind === 'bus-scan') return observeBus(state, obs, rules, now, notices);
   const foreign = foreignRecord(state, obs);
   if (foreign !== null) return { state, notices: [...notices, foreign], finding: null };
+  const addressed = aerObservation(state, obs);
+  if (addressed === null) return { state, notices, finding: null };
+  obs = addressed;
+  if (obs.evidence.kind === 'gpu-init-failed') noteInitFailure(state, obs);
 
-  const m = classify(rules, e);
+  const m = classify(rules, obs.evidence);
   if (m === null) return { state, notices, finding: null };
-  const ref = refOf(e) ?? { pci: null };
+  const ref = refOf(obs.evidence) ?? { pci: null };
+  if ((obs.evidence.kind === 'fabric' && obs.evidence.healthy) || (obs.evidence.kind === 'gpu-unusable' && obs.evidence.usable)) {
+    // The source says this field is normal: what it reported before goes (clearOn recovered).
+    const gpu = resolveGpu(state, ref, now, false, isFatal);
+    if (gpu !== null) recoveredKey(gpu, m.key, obs.drill, now, notices);
+    return { state, notices, finding: null };
+  }
 
   if (m.family === 'recovery' && m.code === 0) {
     const gpu = resolveGpu(state, ref, now, false, isFatal);
@@ -204,9 +266,16 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
     state.ignored += 1;
     return { state, notices, finding: null };
   }
-
   const gpu = resolveGpu(state, ref, now, true, isFatal);
   if (gpu === null) return { state, notices, finding: null };
+  const r = addFinding(state, gpu, obs, m, notices);
+  if (r.finding !== null) applyLadder(state, rules, gpu, r.finding.id, r.finding.finding, obs.at, notices);
+  return r;
+}
+
+/** The observation as an occurrence of finding `m` on `gpu`: new, counted again, or the same one seen again. */
+function addFinding(state: HealthState, gpu: GpuHealth, obs: Observation, m: RuleMatch, notices: Notice[]): ObserveResult {
+  const e = obs.evidence;
   gpu.lastSeen = Math.max(gpu.lastSeen, obs.at);
   const fid = obs.drill ? `${m.key}#drill` : m.key;
   const level = levelOf(e);
@@ -225,6 +294,8 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
   let f = gpu.findings.get(fid);
   if (f === undefined) {
     f = newFinding(m, obs, level);
+    // A counter's first reading: the errors since boot, one occurrence of a rate.
+    if (e.kind === 'pcie-aer' && e.total !== null) f.count = Math.max(1, e.total);
     if (!roomForFinding(state, gpu, isFatal(f))) return { state, notices, finding: null };
     gpu.findings.set(fid, f);
     escalate(state, gpu, fid, f, e, obs.at, notices);
@@ -232,7 +303,10 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
     return { state, notices, finding: { gpu, id: fid, finding: f, counted: true } };
   }
 
-  const counted = !sameOccurrence(state, f, obs, level);
+  const weight = aerWeight(e, f);
+  // Where the kernel counts a device's AER errors, its records of them are detail: the counters count.
+  const detailOnly = e.kind === 'pcie-aer' && e.total === null && state.devices.aerCounters.has(gpu.pci ?? '');
+  const counted = !detailOnly && !sameOccurrence(state, f, obs, level);
   f.entry = m.entry;
   f.variant = m.variant;
   f.unknownCode = m.unknown;
@@ -240,14 +314,15 @@ export function observe(state: HealthState, obs: Observation, rules: RuleTable, 
   f.firstSeen = Math.min(f.firstSeen, obs.at);
   if (!f.sources.includes(obs.source)) f.sources.push(obs.source);
   if (level !== null) f.levelSig = level;
+  if (detailOnly) f.detail = detailOf(e);
   // Most recently seen last: eviction takes from the front.
   gpu.findings.delete(fid);
   gpu.findings.set(fid, f);
   if (counted) {
-    f.count += 1;
+    f.count += weight;
     f.last = { at: obs.at, source: obs.source, kind: e.kind };
     f.detail = detailOf(e);
-    escalate(state, gpu, fid, f, e, obs.at, notices);
+    escalate(state, gpu, fid, f, e, obs.at, notices, weight);
     if (isLoud(f)) notices.unshift(findingNotice(gpu, fid, f, 'repeat', obs.at));
   }
   return { state, notices, finding: { gpu, id: fid, finding: f, counted } };

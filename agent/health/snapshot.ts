@@ -11,6 +11,7 @@ import type { RuleTable } from '../rules/types.ts';
 import { RULE_FAMILIES } from '../rules/types.ts';
 import { lookupEntry } from '../rules/table.ts';
 import { isFatal } from './describe.ts';
+import { BOOTS_KEPT, fatalFaults, recordEndedBoot } from './ladder.ts';
 import { dropDrills, rebootClear } from './lifecycle.ts';
 import type { Finding, GpuHealth, HealthLimits, HealthState } from './types.ts';
 import { DEFAULT_LIMITS, NODE_ID } from './types.ts';
@@ -37,6 +38,11 @@ const FindingSnap = z.object({
   sources: z.array(z.string().min(1)),
   levelSig: z.string().nullable(),
   detail: z.string(),
+  /** The repair ladder's verdict; absent in files of older agents. */
+  recurring: z.object({ reason: z.string(), boots: z.array(z.object({ bootId: z.string(), lastSeen: z.number() })) }).nullable().optional(),
+});
+const Fault = z.object({
+  key: z.string(), pci: z.string().nullable(), uuid: z.string().nullable(), drill: z.boolean(), reason: z.string(), lastSeen: z.number(),
 });
 const GpuSnap = z.object({
   id: z.string(),
@@ -60,6 +66,12 @@ const Snap = z.object({
   nodeOccurrences: z.array(z.tuple([z.string(), z.number(), z.array(Occ)])).catch([]),
   /** The node's NVIDIA devices this boot; absent in files of older agents. */
   devices: z.array(z.tuple([z.string(), z.enum(['sysfs', 'kernel', 'dcgm', 'nvml'])])).catch([]).optional(),
+  /** GPUs the driver failed to bring up this boot; absent in files of older agents. */
+  initFailed: z.array(z.tuple([z.string(), z.number(), z.boolean()])).catch([]).optional(),
+  /** PCI -> UUID as named this boot; absent in files of older agents. */
+  uuids: z.array(z.tuple([z.string(), z.string()])).catch([]).optional(),
+  /** Earlier boots and the fatal findings each ended with (the repair ladder); absent in files of older agents. */
+  boots: z.array(z.object({ bootId: z.string(), faults: z.array(Fault) })).catch([]).optional(),
 });
 type SnapDoc = Omit<z.infer<typeof Snap>, 'gpus'> & { gpus: GpuSnapDoc[] };
 type GpuSnapDoc = Omit<z.infer<typeof GpuSnap>, 'findings'> & { findings: Array<z.infer<typeof FindingSnap>> };
@@ -94,10 +106,14 @@ export function toSnapshot(state: HealthState): SnapDoc {
         sources: [...f.sources],
         levelSig: f.levelSig,
         detail: f.detail,
+        recurring: f.recurring === null ? null : { reason: f.recurring.reason, boots: f.recurring.boots.map((b) => ({ ...b })) },
       })),
     })),
     nodeOccurrences: [...state.nodeOccurrences].map(([k, v]) => [k, v.windowMs, v.list.map((o) => ({ ...o }))]),
     devices: [...state.devices.known],
+    initFailed: [...state.devices.initFailed].map(([pci, x]) => [pci, x.at, x.drill]),
+    uuids: [...state.devices.uuids],
+    boots: state.boots.map((b) => ({ bootId: b.bootId, faults: b.faults.map((x) => ({ ...x })) })),
   };
 }
 
@@ -112,8 +128,12 @@ export function emptyState(bootId: string, limits: HealthLimits = DEFAULT_LIMITS
     ignored: 0,
     limits,
     table: null,
-    devices: { known: new Map(), listed: false, foreign: {}, lastForeign: null },
+    devices: {
+      known: new Map(), listed: false, foreign: {}, lastForeign: null,
+      ports: new Map(), aerCounters: new Set(), initFailed: new Map(), inventories: new Map(), uuids: new Map(),
+    },
     replayUntil: null,
+    boots: [],
   };
 }
 
@@ -149,8 +169,8 @@ function restoreGpu(g: z.infer<typeof GpuSnap>, rules: RuleTable, limits: Health
     }
     const s = parsed.data;
     const found = lookupEntry(rules, s.family as Finding['family'], s.code, s.variant);
-    const { id, ...rest } = s;
-    const f = { ...rest, family: s.family, entry: found.entry, unknownCode: found.unknown } as Finding;
+    const { id, recurring, ...rest } = s;
+    const f = { ...rest, family: s.family, entry: found.entry, unknownCode: found.unknown, recurring: recurring ?? null } as Finding;
     f.escalated = f.escalated && found.entry.escalation !== null;
     if (found.entry.severity === 'ignore' && !f.escalated) dropped += 1;
     else findings.push([id, f]);
@@ -228,9 +248,19 @@ export function fromSnapshot(
   if (doc.bootId === bootId) {
     for (const [pci, origin] of doc.devices ?? []) state.devices.known.set(pci, origin);
     state.devices.listed = [...state.devices.known.values()].includes('sysfs');
+    for (const [pci, at, drill] of doc.initFailed ?? []) state.devices.initFailed.set(pci, { at, drill });
   }
+  // The boot that ended named its boards; the ladder records them with its faults.
+  for (const [pci, uuid] of doc.uuids ?? []) state.devices.uuids.set(pci, uuid);
+  state.boots = (doc.boots ?? []).slice(0, BOOTS_KEPT);
   const notices: Notice[] = [];
-  if (doc.bootId !== bootId) rebootClear(state, now, notices);
+  if (doc.bootId !== bootId) {
+    // The boot that just ended, with what it ended with, before the reboot clears it.
+    recordEndedBoot(state, doc.bootId, fatalFaults(state));
+    state.devices.uuids.clear();
+    rebootClear(state, now, notices);
+    for (const gpu of state.gpus.values()) for (const f of gpu.findings.values()) f.recurring = null;
+  }
   if (opts.acceptDrills === false) dropDrills(state, now, notices);
   if (unreadable > 0) state.replayUntil = opts.savedAt ?? now;
   return { state, warnings, notices, dropped: unreadable, replay: unreadable > 0 };

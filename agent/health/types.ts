@@ -38,6 +38,32 @@ export interface Finding {
   levelSig: string | null;
   /** The last record's text, bounded. */
   detail: string;
+  /** Set when the repair ladder found this fault back after its repairs (ladder.ts); null otherwise. */
+  recurring: Recurring | null;
+}
+
+/** The same fault on the same GPU ended each of these boots; the reboots did not fix it. */
+export interface Recurring {
+  /** The ladder's reason, already filled in. */
+  reason: string;
+  /** The boots that ended with it, most recent first. */
+  boots: Array<{ bootId: string; lastSeen: number }>;
+}
+
+/** One fatal finding a boot ended with, for the repair ladder. */
+export interface EndedFault {
+  key: string;
+  pci: string | null;
+  uuid: string | null;
+  drill: boolean;
+  reason: string;
+  lastSeen: number;
+}
+
+/** A boot the agent saw end (the boot id changed): the fatal findings it ended with. */
+export interface BootRecord {
+  bootId: string;
+  faults: EndedFault[];
 }
 
 export interface GpuHealth {
@@ -89,6 +115,8 @@ export interface HealthState {
    * already counted are not counted twice. null: no replay.
    */
   replayUntil: number | null;
+  /** Earlier boots and the fatal findings each ended with, most recent first (ladder.ts). */
+  boots: BootRecord[];
 }
 
 export interface NodeDevices {
@@ -99,6 +127,16 @@ export interface NodeDevices {
   /** Kernel-log fault records that named no device of this node, not counted, per source. */
   foreign: Record<string, number>;
   lastForeign: { at: number; source: string; what: string; pci: string | null } | null;
+  /** The PCI port right above each GPU (sysfs), port -> GPU: AER records naming the port are the GPU's link. */
+  ports: Map<string, string>;
+  /** Devices whose AER counters the kernel keeps: their AER records are detail, the counters count. */
+  aerCounters: Set<string>;
+  /** GPUs the driver failed to bring up this boot (`RmInitAdapter failed`), PCI -> when; looks.ts watches them. */
+  initFailed: Map<string, { at: number; drill: boolean }>;
+  /** The GPUs each management source lists now (its latest inventory). */
+  inventories: Map<'dcgm' | 'nvml', Set<string>>;
+  /** PCI -> UUID as named this boot (identity lines, inventories): which board sits in a slot now. */
+  uuids: Map<string, string>;
 }
 
 export const NODE_ID = 'node';

@@ -23,6 +23,8 @@ export interface FindingView {
   detail: string;
   /** `defaults` or the override file that set the entry; `unknown default` when no entry named the code. */
   rule: string;
+  /** The repair ladder: the boots that ended with this fault (its reason is then the ladder's); null when it does not apply. */
+  recurring: { boots: Array<{ bootId: string; lastSeen: string }> } | null;
 }
 
 export interface GpuView {
@@ -51,7 +53,15 @@ export interface HealthView {
     /** Per source. */
     foreignRecords: Record<string, number>;
     lastForeign: { at: string; source: string; what: string; pci: string | null } | null;
+    /** GPUs the driver failed to bring up this boot, still watched on every look at the bus. */
+    initFailed: Array<{ pci: string; at: string }>;
+    /** Ports sysfs showed right above a GPU (their AER is the GPU's link). */
+    ports: number;
+    /** Devices whose AER counters the kernel keeps. */
+    aerCounters: number;
   };
+  /** Earlier boots (most recent first) and the fatal findings each ended with: the repair ladder's history. */
+  boots: Array<{ bootId: string; faults: Array<{ key: string; pci: string | null; uuid: string | null; reason: string; lastSeen: string; drill: boolean }> }>;
 }
 
 const ORDER = ['fatal', 'warning', 'info', 'ok'] as const;
@@ -75,6 +85,7 @@ export function findingView(id: string, f: Finding): FindingView {
     description: f.entry.description,
     detail: f.detail,
     rule: f.unknownCode ? `unknown default (${f.entry.origin})` : f.entry.origin,
+    recurring: f.recurring === null ? null : { boots: f.recurring.boots.map((b) => ({ bootId: b.bootId, lastSeen: iso(b.lastSeen) })) },
   };
 }
 
@@ -104,6 +115,10 @@ export function describeHealth(state: HealthState): HealthView {
     devices: {
       known: state.devices.known.size, enforced: state.devices.listed, byOrigin, foreignRecords: { ...state.devices.foreign },
       lastForeign: lf === null ? null : { ...lf, at: iso(lf.at) },
+      initFailed: [...state.devices.initFailed].map(([pci, x]) => ({ pci, at: iso(x.at) })),
+      ports: state.devices.ports.size,
+      aerCounters: state.devices.aerCounters.size,
     },
+    boots: state.boots.map((b) => ({ bootId: b.bootId, faults: b.faults.map((x) => ({ ...x, lastSeen: iso(x.lastSeen) })) })),
   };
 }

@@ -63,11 +63,51 @@ export type Evidence =
   /** A counter that is non-zero, or changed, e.g. volatile double-bit ECC. */
   | { kind: 'counter'; gpu: GpuRef; counter: CounterName; value: number }
   /** Fewer GPUs visible than expected, stable over two probes. */
-  | { kind: 'device-count'; visible: number; expected: number };
+  | { kind: 'device-count'; visible: number; expected: number }
+  /**
+   * PCIe Advanced Error Reporting on a GPU's link: the kernel's record of one error
+   * (`total` null), or the kernel's counters for the GPU function and its upstream
+   * port (`total`: their sum since boot). gpu.pci may name the port; health maps it.
+   */
+  | { kind: 'pcie-aer'; gpu: GpuRef; severity: AerSeverity; total: number | null; text: string }
+  /** The driver could not bring a GPU up (`RmInitAdapter failed!`, `rm_init_adapter failed`). */
+  | { kind: 'gpu-init-failed'; gpu: GpuRef; text: string }
+  /** One look at a GPU the driver failed to bring up: still on the bus and not usable (`usable` false), or usable after all. */
+  | { kind: 'gpu-unusable'; gpu: GpuRef; usable: boolean; text: string }
+  /** One decoded field of a GPU's NVSwitch fabric state (DCGM); `healthy` is the field's normal value. */
+  | { kind: 'fabric'; gpu: GpuRef; field: FabricField; state: string; raw: number; healthy: boolean }
+  /**
+   * One look at the PCI bus (sysfs): the NVIDIA functions present whatever the driver
+   * thinks of them, the port right above each GPU, and the GPUs whose AER counters the
+   * kernel keeps. No fault by itself; the absent-GPU check runs on it.
+   */
+  | { kind: 'bus-scan'; gpus: string[]; switches: string[]; ports: Array<[port: string, gpu: string]>; aerCounters: string[]; expectedGpus: number | null };
 
 export type EvidenceKind = Evidence['kind'];
 
-export type SourceName = 'kmsg' | 'logfile' | 'dcgm' | 'nvml';
+/** PCIe AER severities as the kernel counts them (aer_dev_correctable, _nonfatal, _fatal). */
+export type AerSeverity = 'correctable' | 'nonfatal' | 'fatal';
+
+/**
+ * The fields of DCGM's fabric state: the Fabric Manager status
+ * (DCGM_FI_DEV_FABRIC_MANAGER_STATUS) and the sub-fields of the fabric health mask
+ * (DCGM_FI_DEV_FABRIC_HEALTH_MASK, NVML_GPU_FABRIC_HEALTH_MASK_*).
+ */
+export type FabricField =
+  | 'manager'
+  | 'degraded-bw'
+  | 'route-recovery'
+  | 'route-unhealthy'
+  | 'access-timeout-recovery'
+  | 'incorrect-configuration'
+  | 'gfm-state';
+
+export const FABRIC_FIELDS: readonly FabricField[] = [
+  'manager', 'degraded-bw', 'route-recovery', 'route-unhealthy', 'access-timeout-recovery', 'incorrect-configuration', 'gfm-state',
+];
+
+/** `sysfs`: the PCI bus and the kernel's AER counters under --sysfs-root. */
+export type SourceName = 'kmsg' | 'logfile' | 'dcgm' | 'nvml' | 'sysfs';
 
 /** One piece of evidence with where and when it came from. */
 export interface Observation {

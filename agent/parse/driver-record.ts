@@ -1,4 +1,5 @@
-// The NVIDIA driver's own record formats, whole and anchored at the first byte.
+// The NVIDIA driver's own record formats (and the PCI core's AER reports, which
+// name a GPU's link), whole and anchored at the first byte.
 //
 // recogniseLine (nvidia.ts) finds an NVIDIA record anywhere in a message, which
 // is right for reading a saved log by eye and wrong for evidence: the kernel
@@ -30,6 +31,30 @@ const FALLEN_ONE_LINE = new RegExp(`^NVRM: GPU (?:at )?${GPU_ADDR}(?:: GPU)? has
 const FALLEN_START = new RegExp(`^NVRM: The NVIDIA GPU ${FULL_BDF}$`);
 const FALLEN_MIDDLE = new RegExp(`^NVRM: \\(PCI ID: (${HEX}{4}:${HEX}{4})\\) installed in this system has$`);
 const FALLEN_END = /^NVRM: fallen off the bus and is not responding to commands\.$/;
+// NV_DEV_PRINTF (`NVRM: GPU %04x:%02x:%02x.%x: `) of RmInitAdapter's failure (initStatus:rmStatus:line)
+// and of the open path's `rm_init_adapter failed, device minor number %d`.
+const INIT_FAILED = new RegExp(
+  `^NVRM: GPU ${FULL_BDF}: (?:RmInitAdapter failed! \\(0x${HEX}{1,8}:0x${HEX}{1,8}:\\d{1,6}\\)|rm_init_adapter failed, device minor number \\d{1,3})$`,
+);
+// The PCI core's AER reports are dev_printk records: `<driver or bus> <bdf>: `
+// (drivers/pci/pcie/aer.c). Its pci_err/pci_info lines add dev_fmt's `AER: `;
+// the bus-error line is printed with dev_printk, which adds it on some kernels
+// only. Severity strings: Corrected / Uncorrected (Non-Fatal|Fatal) before 6.x,
+// Correctable / Uncorrectable after; 4.x kernels print `id=%04x(Receiver ID)`
+// and `Unaccessible`.
+const DEV_PREFIX = `[A-Za-z0-9_.-]{1,32} ${FULL_BDF}: `;
+const AER_START = new RegExp(`^${DEV_PREFIX}`);
+const AER_SEVERITY = '(?:Correct(?:ed|able)|Uncorrect(?:ed|able) \\((?:Non-Fatal|Fatal)\\))';
+// aer_print_error: `PCIe Bus Error: severity=%s, type=%s, (%s)` (Inaccessible / Unregistered Agent ID when status is 0).
+const AER_HEADER = new RegExp(
+  `^${DEV_PREFIX}(?:AER: )?PCIe Bus Error: severity=${AER_SEVERITY}, ` +
+    '(?:type=(?:Physical|Data Link|Transaction) Layer, (?:id=[0-9a-f]{4})?\\((?:Receiver|Requester|Completer|Transmitter) ID\\)' +
+    '|type=(?:In|Un)accessible, (?:id=[0-9a-f]{4})?\\(Unregistered Agent ID\\))$',
+);
+// aer_print_source / aer_print_port_info: `%s%s error message received from %04x:...` (6.x) / `error received: ` (5.x).
+const AER_SOURCE = new RegExp(
+  `^${DEV_PREFIX}AER: (?:Multiple )?${AER_SEVERITY} error (?:message received from |received: )${FULL_BDF}(?: \\(no details found)?$`,
+);
 /**
  * Text the kernel writes after something a process controls, where that thing
  * starts a record: a process name (15 bytes) before `[pid]: segfault at`,
@@ -98,11 +123,16 @@ export function readDriverLine(line: string, drill = false): DriverLine | null {
     const middle = FALLEN_MIDDLE.exec(fixed);
     if (middle !== null) return { kind: 'piece', piece: { piece: 'middle', pciId: (middle[1] ?? '').toLowerCase() } };
     if (FALLEN_END.test(fixed)) return { kind: 'piece', piece: { piece: 'end' } };
-    if (FALLEN_ONE_LINE.test(fixed) || IDENTITY.test(fixed)) {
+    if (FALLEN_ONE_LINE.test(fixed) || IDENTITY.test(fixed) || INIT_FAILED.test(fixed)) {
       if (loose === null || loose.pci === null) return fault(loose);
       return { kind: 'record', record: loose };
     }
     return loose === null ? null : fault(loose);
+  }
+  if (loose !== null && loose.kind === 'pcie-aer' && AER_START.test(line)) {
+    const fixed = trimEnd(line, drill);
+    if (!AER_HEADER.test(fixed) && !AER_SOURCE.test(fixed)) return { kind: 'fault', fault: 'incomplete-format', record: loose };
+    return { kind: 'record', record: loose };
   }
   if (line.startsWith('nvidia-nvswitch')) {
     const m = SXID.exec(line);

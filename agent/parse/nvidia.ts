@@ -2,7 +2,7 @@
 // stripped). Almost no kernel line is NVIDIA's, so two substring checks run
 // before anything else; after that each form is read with indexOf and short,
 // anchored, bounded patterns (no backtracking blow-up on hostile input).
-import type { RecoveryAction } from '../model/evidence.ts';
+import type { AerSeverity, RecoveryAction } from '../model/evidence.ts';
 import { normalisePci } from './pci.ts';
 
 interface Base {
@@ -62,7 +62,31 @@ export interface GpuIdentityRecord extends Base {
   uuid: string;
 }
 
-export type NvidiaRecord = XidRecord | Xid154Record | SxidRecord | FallenOffBusRecord | GpuIdentityRecord;
+/**
+ * The PCI core's AER report about a device (dev_printk: `<driver> <bdf>: AER: ...`):
+ * `header` is the device's own `PCIe Bus Error: severity=...` line; `source` a
+ * port's `... error message received from <bdf>` line, naming the reporting device.
+ */
+export interface PcieAerRecord extends Base {
+  kind: 'pcie-aer';
+  code: null;
+  /** The driver (or bus) name dev_printk put first: `nvidia`, `pcieport`, `pci`. */
+  driver: string;
+  severity: AerSeverity | null;
+  part: 'header' | 'source';
+  /** For `source` lines: the device the error came from. */
+  from: string | null;
+  text: string;
+}
+
+/** The driver could not initialise a GPU: `NVRM: GPU <bdf>: RmInitAdapter failed! (...)` and its kin. */
+export interface GpuInitFailedRecord extends Base {
+  kind: 'gpu-init-failed';
+  code: null;
+  text: string;
+}
+
+export type NvidiaRecord = XidRecord | Xid154Record | SxidRecord | FallenOffBusRecord | GpuIdentityRecord | PcieAerRecord | GpuInitFailedRecord;
 export type NvidiaRecordKind = NvidiaRecord['kind'];
 
 const MAX_ADDR = 96;
@@ -77,9 +101,38 @@ const FALLEN_PCI =
 const PCI_ID = /PCI ID: ([0-9a-fA-F]{4}:[0-9a-fA-F]{4})/;
 const NVIDIA_GPU_START = 'NVRM: The NVIDIA GPU ';
 
-/** Cheap pre-filter: could this message be one of NVIDIA's records at all? */
+/** Cheap pre-filter: could this message be one of NVIDIA's records (or the PCI core's AER report on a GPU) at all? */
 export function mayBeNvidia(message: string): boolean {
-  return message.includes('NVRM') || message.includes('SXid');
+  return message.includes('NVRM') || message.includes('SXid') || message.includes('AER: ') || message.includes('PCIe Bus Error');
+}
+
+const HEXBDF = '[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]';
+/** Old kernels print Corrected / Uncorrected, 6.x Correctable / Uncorrectable. */
+const AER_SEVERITY = /(?:Uncorrect(?:ed|able) \((Non-Fatal|Fatal)\)|(Correct(?:ed|able)))/;
+/** dev_printk's `<driver> <bdf>: ` before the report; `AER: ` is there on some kernels only (dev_fmt vs dev_printk). */
+const AER_HEADER = new RegExp(`(?:(\\S{1,32}) (${HEXBDF}): (?:AER: )?)?PCIe Bus Error: severity=`);
+const AER_FROM = new RegExp(`(?:(\\S{1,32}) (${HEXBDF}): AER: )?\\S{0,12} ?(?:Correct|Uncorrect)\\S{0,12}(?: \\((?:Non-)?Fatal\\))? error (?:received: |message received from )(${HEXBDF})`);
+const INIT_FAILED = /NVRM: (?:GPU (?:at )?(?:PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}(?:\.[0-7])?): )?(RmInitAdapter failed!|rm_init_adapter failed)/;
+
+function aerSeverity(text: string): AerSeverity | null {
+  const m = AER_SEVERITY.exec(text);
+  if (m === null) return null;
+  return m[1] === 'Fatal' ? 'fatal' : m[1] === 'Non-Fatal' ? 'nonfatal' : 'correctable';
+}
+
+/** An AER error report (a device's bus-error line or a port's received-from line); null for the PCI core's other AER lines. */
+function recogniseAer(msg: string): PcieAerRecord | null {
+  const header = AER_HEADER.exec(msg);
+  const from = header === null ? AER_FROM.exec(msg) : null;
+  const m = header ?? from;
+  if (m === null) return null;
+  // The report's text starts after the device prefix (or where the report starts, without one).
+  const text = m[1] === undefined ? msg.slice(m.index) : msg.slice(m.index + m[1].length + 1 + (m[2] ?? '').length + 2).replace(/^AER: /, '');
+  return {
+    kind: 'pcie-aer', code: null, pci: m[2] === undefined ? null : normalisePci(m[2]), driver: m[1] ?? '',
+    severity: aerSeverity(text), part: header === null ? 'source' : 'header',
+    from: from === null ? null : normalisePci(from[3] ?? ''), text: text.trim(),
+  };
 }
 
 function readDigits(s: string, at: number, max: number): [number, number] | null {
@@ -216,10 +269,14 @@ function plain(line: string): string {
 
 /**
  * Recognise one line (or one whole multi-line record). Returns null for
- * everything that is not one of the five record kinds. Never throws.
+ * everything that is not one of the record kinds. Never throws.
  */
 export function recogniseLine(msg: string): NvidiaRecord | null {
   if (!mayBeNvidia(msg)) return null;
+  if (msg.includes('AER: ') || msg.includes('PCIe Bus Error')) {
+    const aer = recogniseAer(msg);
+    if (aer !== null) return aer;
+  }
   const xid = msg.indexOf('NVRM: Xid');
   if (xid !== -1) return recogniseXid(msg, xid);
   const sxid = msg.indexOf('SXid');
@@ -241,6 +298,10 @@ export function recogniseLine(msg: string): NvidiaRecord | null {
       const pci = normalisePci(m[1] ?? '');
       if (pci !== null) return { kind: 'gpu-identity', code: null, pci, uuid: (m[2] ?? '').toLowerCase().replace(/^gpu-/, 'GPU-') };
     }
+  }
+  const init = INIT_FAILED.exec(msg);
+  if (init !== null) {
+    return { kind: 'gpu-init-failed', code: null, pci: init[1] === undefined ? null : normalisePci(init[1]), text: plain(msg.slice(init.index)) };
   }
   return null;
 }

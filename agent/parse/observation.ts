@@ -23,6 +23,12 @@ export function toEvidence(rec: NvidiaRecord): Evidence | null {
       return { kind: 'fallen-off-bus', gpu: { pci: rec.pci, uuid: null, index: null }, text: rec.text };
     case 'gpu-identity':
       return { kind: 'gpu-identity', gpu: { pci: rec.pci, uuid: rec.uuid, index: null } };
+    case 'pcie-aer':
+      // The device's own bus-error line is the evidence; a port's received-from line repeats it.
+      if (rec.part !== 'header' || rec.severity === null) return null;
+      return { kind: 'pcie-aer', gpu: { pci: rec.pci, uuid: null, index: null }, severity: rec.severity, total: null, text: rec.text };
+    case 'gpu-init-failed':
+      return { kind: 'gpu-init-failed', gpu: { pci: rec.pci, uuid: null, index: null }, text: rec.text };
   }
 }
 

@@ -51,8 +51,17 @@ export function classify(table: RuleTable, evidence: Evidence): RuleMatch | null
       return evidence.visible < evidence.expected ? follow(table, match(table, 'event', 'device-count-mismatch', null), evidence) : null;
     case 'recovery-action':
       return match(table, 'recovery', evidence.to.code, null);
+    case 'pcie-aer':
+      return follow(table, match(table, 'event', `pcie-aer-${evidence.severity}`, null), evidence);
+    case 'gpu-init-failed':
+      return follow(table, match(table, 'event', 'gpu-init-failed', null), evidence);
+    case 'gpu-unusable':
+      return follow(table, match(table, 'event', 'gpu-unusable', null), evidence);
+    case 'fabric':
+      return match(table, 'fabric', evidence.field, evidence.state);
     case 'gpu-identity':
     case 'gpu-inventory':
+    case 'bus-scan':
       return null;
   }
 }
@@ -60,7 +69,7 @@ export function classify(table: RuleTable, evidence: Evidence): RuleMatch | null
 /**
  * Parses what a person types for `rules explain`: `xid:79`, `79` (an Xid), `sxid:12`,
  * `dcgm:4`, `dcgm:4/fail`, `dcgm:fail`, `counter:ecc-dbe-volatile`, `event:fallen-off-bus`,
- * `recovery:2`. Returns null when it is none of those.
+ * `recovery:2`, `fabric:manager/failure`, `fabric:route-unhealthy`. Returns null when it is none of those.
  */
 export function parseCodeSpec(spec: string): { family: RuleFamily; code: number | string; variant: string | null } | null {
   const s = spec.trim().toLowerCase();
@@ -72,6 +81,10 @@ export function parseCodeSpec(spec: string): { family: RuleFamily; code: number 
   const rest = s.slice(colon + 1);
   if (rest === '') return null;
   if (family === 'counter' || family === 'event') return { family, code: rest, variant: null };
+  if (family === 'fabric') {
+    const m = /^([a-z-]{1,40})(?:\/([a-z0-9-]{1,40}))?$/.exec(rest);
+    return m === null ? null : { family, code: m[1] as string, variant: m[2] ?? null };
+  }
   if (family === 'dcgm') {
     const m = /^(\d+)(?:\/(fail|warn))?$/.exec(rest);
     if (m !== null) return { family, code: Number(m[1]), variant: m[2] ?? null };

@@ -3,8 +3,9 @@
 // document arrives as a ConfigMap key that a person edits by hand.
 import { z } from 'zod';
 import type { CounterName } from '../model/evidence.ts';
+import { FABRIC_FIELDS } from '../model/evidence.ts';
 import { CLEAR_ON, REPAIR_ACTIONS, RULE_FAMILIES, SEVERITIES } from './types.ts';
-import type { ClearOn, Escalation, RepairAction, RuleFamily, Severity } from './types.ts';
+import type { ClearOn, Escalation, LadderSettings, RepairAction, RuleFamily, Severity } from './types.ts';
 import { parseDuration as parseWindow } from '../config/duration.ts';
 
 export const API_VERSION = 'gpu-health-agent/v1';
@@ -16,7 +17,16 @@ const COUNTERS: readonly CounterName[] = [
   'row-remap-pending',
   'nvlink-errors',
 ];
-const EVENTS = ['fallen-off-bus', 'device-count-mismatch'] as const;
+export const EVENTS = [
+  'fallen-off-bus',
+  'device-count-mismatch',
+  'pcie-aer-fatal',
+  'pcie-aer-nonfatal',
+  'pcie-aer-correctable',
+  'gpu-init-failed',
+  'gpu-unusable',
+] as const;
+const FABRIC_KEY = new RegExp(`^(${FABRIC_FIELDS.join('|')})(/[a-z0-9-]{1,40})?$`);
 
 /** Which keys each family accepts, and how to say so when one is wrong. */
 const KEY_RULES: Record<RuleFamily, { test: (key: string) => boolean; expected: string }> = {
@@ -29,6 +39,7 @@ const KEY_RULES: Record<RuleFamily, { test: (key: string) => boolean; expected: 
   counter: { test: (k) => (COUNTERS as readonly string[]).includes(k), expected: `one of ${COUNTERS.join('|')}` },
   event: { test: (k) => (EVENTS as readonly string[]).includes(k), expected: `one of ${EVENTS.join('|')}` },
   recovery: { test: (k) => /^\d{1,3}$/.test(k), expected: 'a GPU recovery action number (NVML nvmlDeviceGpuRecoveryAction_t)' },
+  fabric: { test: (k) => FABRIC_KEY.test(k), expected: `a fabric field (${FABRIC_FIELDS.join('|')}), optionally /STATE` },
 };
 
 /** Kubernetes condition reason syntax, after `{code}` / `{level}` are filled in. */
@@ -110,16 +121,32 @@ export const EntryPatchSchema = z.strictObject(
 );
 export type EntryPatch = z.output<typeof EntryPatchSchema>;
 
+/** The repair ladder's settings as a file spells them; each optional in an override. */
+export const LadderSchema = z.strictObject(
+  {
+    repairs: z.number({ error: says('expected a whole number from 0 (off) to 15') }).int().min(0).max(15).optional(),
+    reason: z
+      .string({ error: says('expected a string') })
+      .max(128, { error: () => 'at most 128 characters' })
+      .refine((s) => REASON.test(s.replaceAll('{reason}', 'X').replaceAll('{code}', '0').replaceAll('{level}', 'Error')), {
+        error: () => 'expected a CamelCase reason (letters, digits, _ , :), optionally with {reason}',
+      })
+      .optional(),
+  },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? undefined : 'expected a mapping {repairs, reason}') },
+);
+
 export interface RuleDocument {
   apiVersion: string;
   /** Per family, the entries the document lists, by key. */
   entries: Record<RuleFamily, Record<string, EntryPatch>>;
   unknown: Partial<Record<RuleFamily, EntryPatch>>;
+  ladder: Partial<LadderSettings>;
 }
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-const TOP_KEYS = new Set(['apiVersion', 'version', 'kind', 'unknown', ...RULE_FAMILIES]);
+const TOP_KEYS = new Set(['apiVersion', 'version', 'kind', 'unknown', 'ladder', ...RULE_FAMILIES]);
 
 function isMapping(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -154,7 +181,7 @@ export function validateRuleDocument(raw: unknown): Validated<RuleDocument> {
   if (raw.kind !== undefined && raw.kind !== 'RuleTable') errors.push(`kind: expected RuleTable, got ${JSON.stringify(raw.kind)}`);
   for (const key of Object.keys(raw)) {
     if (!TOP_KEYS.has(key) && !key.startsWith('x-')) {
-      errors.push(`${key}: unknown top-level key (expected apiVersion, unknown, ${RULE_FAMILIES.join(', ')})`);
+      errors.push(`${key}: unknown top-level key (expected apiVersion, unknown, ladder, ${RULE_FAMILIES.join(', ')})`);
     }
   }
 
@@ -193,6 +220,13 @@ export function validateRuleDocument(raw: unknown): Validated<RuleDocument> {
     }
   }
 
+  let ladder: Partial<LadderSettings> = {};
+  if (raw.ladder !== undefined && raw.ladder !== null) {
+    const parsed = LadderSchema.safeParse(raw.ladder);
+    if (parsed.success) ladder = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
+    else errors.push(...issuesAt('ladder', parsed.error));
+  }
+
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, value: { apiVersion, entries, unknown } };
+  return { ok: true, value: { apiVersion, entries, unknown, ladder } };
 }

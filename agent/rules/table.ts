@@ -75,6 +75,8 @@ export function buildTable(defaults: RuleDocument, override: RuleDocument | null
       if (e !== null) entries.set(`${family}:${key}`, e);
     }
   }
+  const ladder = { ...defaults.ladder };
+  if (ladder.repairs === undefined || ladder.reason === undefined) errors.push('ladder: repairs and reason required in the defaults');
   if (errors.length > 0) return { ok: false, errors: errors.map((e) => `defaults: ${e}`) };
 
   // What the defaults said, for telling which overrides are risky.
@@ -101,6 +103,10 @@ export function buildTable(defaults: RuleDocument, override: RuleDocument | null
       }
     }
   }
+  for (const [field, value] of Object.entries(override?.ladder ?? {})) {
+    Object.assign(ladder, { [field]: value });
+    overridden.push(`ladder.${field}`);
+  }
   for (const family of RULE_FAMILIES) check(unknown[family], `unknown.${family}`, errors);
   for (const [id, e] of entries) check(e, id.replace(':', '.'), errors);
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
@@ -124,6 +130,7 @@ export function buildTable(defaults: RuleDocument, override: RuleDocument | null
       origin: override === null ? 'defaults' : `defaults + ${overrideOrigin ?? 'override'}`,
       overridden,
       risky,
+      ladder: { repairs: ladder.repairs ?? 0, reason: ladder.reason ?? '' },
     },
   };
 }
@@ -148,8 +155,9 @@ function withCode(entry: RuleEntry, code: number | string): RuleEntry {
 }
 
 /**
- * The entry for a code: `dcgm` tries CODE/RESULT, CODE, RESULT; `sxid` tries CODE then
- * `fatal`/`non-fatal` by the record's flag; then the family's unknown default.
+ * The entry for a code: `dcgm` tries CODE/RESULT, CODE, RESULT; `fabric` FIELD/STATE,
+ * FIELD; `sxid` tries CODE then `fatal`/`non-fatal` by the record's flag; then the
+ * family's unknown default.
  */
 export function lookupEntry(table: RuleTable, family: RuleFamily, code: number | string, variant: string | null, skipCode = false): Lookup {
   const tryKey = (key: string): Lookup | null => {
@@ -157,7 +165,7 @@ export function lookupEntry(table: RuleTable, family: RuleFamily, code: number |
     return entry === undefined ? null : { entry: withCode(entry, code), matched: key, unknown: false };
   };
   const found =
-    (!skipCode && family === 'dcgm' && variant !== null ? tryKey(`dcgm:${code}/${variant}`) : null) ??
+    (!skipCode && (family === 'dcgm' || family === 'fabric') && variant !== null ? tryKey(`${family}:${code}/${variant}`) : null) ??
     (skipCode ? null : tryKey(`${family}:${code}`)) ??
     ((family === 'dcgm' || family === 'sxid') && variant !== null ? tryKey(`${family}:${variant}`) : null);
   if (found !== null) return found;

@@ -40,19 +40,34 @@ export const REPAIR_ACTIONS: readonly RepairAction[] = [
   'NONE',
 ];
 
-/** What takes a finding away again. */
-export type ClearOn = 'reboot' | 'gpu-reset' | 'quiet' | 'operator';
+/**
+ * What takes a finding away again. `recovered`: the source that reported it says
+ * the same field is back to its normal value (a fabric field, a GPU usable again).
+ */
+export type ClearOn = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'recovered';
 
-export const CLEAR_ON: readonly ClearOn[] = ['reboot', 'gpu-reset', 'quiet', 'operator'];
+export const CLEAR_ON: readonly ClearOn[] = ['reboot', 'gpu-reset', 'quiet', 'operator', 'recovered'];
 
 /**
  * Which rule family a piece of evidence belongs to; `code` is the number within it.
  * `recovery` holds the driver's GPU recovery actions (Xid 154, NVML/DCGM field), keyed by
  * NVML's `nvmlDeviceGpuRecoveryAction_t` number.
  */
-export type RuleFamily = 'xid' | 'sxid' | 'dcgm' | 'counter' | 'event' | 'recovery';
+export type RuleFamily = 'xid' | 'sxid' | 'dcgm' | 'counter' | 'event' | 'recovery' | 'fabric';
 
-export const RULE_FAMILIES: readonly RuleFamily[] = ['xid', 'sxid', 'dcgm', 'counter', 'event', 'recovery'];
+export const RULE_FAMILIES: readonly RuleFamily[] = ['xid', 'sxid', 'dcgm', 'counter', 'event', 'recovery', 'fabric'];
+
+/**
+ * The repair ladder: the same fatal fault on the same GPU coming back after
+ * `repairs` reboots that ended with it takes the replace-class `reason` (and the
+ * REPLACE action), so a repair controller stops rebooting a node that reboots do
+ * not fix. `repairs` 0 turns it off.
+ */
+export interface LadderSettings {
+  repairs: number;
+  /** Condition / Event reason; `{reason}` is the finding's own reason. */
+  reason: string;
+}
 
 export interface Escalation {
   /** Occurrences within `windowMs` that promote the entry to `severity`. */
@@ -109,10 +124,11 @@ export interface RuleTable {
   unknown: Readonly<Record<RuleFamily, RuleEntry>>;
   /** `defaults`, or `defaults + <path>`. */
   origin: string;
-  /** Entry keys (and `unknown.<family>`) the override file changed. */
+  /** Entry keys (and `unknown.<family>`, `ladder.<field>`) the override file changed. */
   overridden: readonly string[];
   /** Entries that make application-caused, no-action or unknown codes fatal (risk.ts); empty for the defaults. */
   risky: readonly RiskyRule[];
+  ladder: LadderSettings;
 }
 
 /** What classification found for one piece of evidence. */

@@ -4,8 +4,8 @@
 // with the time passed in, and this file only carries events in and outputs out.
 //
 // Order of start: boot id, rules, the control socket (one agent per state dir),
-// persisted state and the node's devices, reporters (which read the Node), the
-// debug server, then the sources. No condition reaches a reporter before the
+// persisted state, reporters (which read the Node), the debug server, then the
+// sources (the PCI bus first). No condition reaches a reporter before the
 // core is ready: the kernel log has been replayed and every source finished its
 // first cycle.
 import type { Server } from 'node:net';
@@ -30,7 +30,6 @@ import { readBootId } from './boot-id.ts';
 import { readBootTime } from './boot-time.ts';
 import { controlSocketPath, listenControlSocket, StateDirTaken, type ControlReply } from './control-socket.ts';
 import { createCore, nodeFalseNewerThanState, step, type CoreEvent, type CoreOutput, type CoreState } from './core.ts';
-import { createDeviceScan } from './devices.ts';
 import { createPersistence, type Persistence, type PersistenceView } from './persistence.ts';
 import { podsForView, type PodLookup } from './pod-impact.ts';
 import { readAgain, readStartState } from './restore.ts';
@@ -46,8 +45,6 @@ export const SAVE_DELAY_MS = 200;
 const POD_VIEW_BOUND_MS = 1000;
 /** A cursor or log-file offset that moved without any finding is persisted at most this often. */
 const CURSOR_SAVE_MS = 10_000;
-/** sysfs is listed again this often, for devices that appear after start. */
-const DEVICE_SCAN_MS = 60_000;
 /** Rejected kernel records kept for /debug/state. */
 const RECENT_REJECTED = 8;
 /** How long the start waits for the API server's view of the Node before reading the kernel log. */
@@ -150,8 +147,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // Persisted state, then which NVIDIA devices this node has: both before the kernel log is read.
   const start = await readStartState(config, bootId, rules, startedAt, log);
   const savedCondition = start.condition;
-  const scanDevices = createDeviceScan(config.sysfsRoot, log);
-  scanDevices(start.health);
   const kernelRisks = config.kmsg === null ? [] : riskyKernelSettings();
   for (const risk of kernelRisks) log.warn({ setting: risk }, 'a kernel setting weakens the kernel log as evidence');
 
@@ -209,6 +204,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     persistence: () => persistence.view(),
     rulesRisky: () => core.rules.risky.length,
     linesSuppressed: () => lines.suppressed(),
+    aer: () => view.sources.flatMap((s) => s.aer?.() ?? []),
   });
   if (refusedAtStart !== null) m.ruleReloads.inc({ result: 'refused' });
   if (lastReload?.ok === true) m.ruleReloads.inc({ result: 'ok' });
@@ -266,7 +262,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const apply = (event: CoreEvent): CoreOutput => {
     const t = now();
     const out = step(core, event, t, { sourcesSettled: view.sources.every((s) => s.settled?.() ?? true) });
-    if (out.becameReady) log.info({ tookMs: t - startedAt, sources: [...view.statuses.values()].map((s) => `${s.source}:${s.state}`) }, 'first full observation cycle done; ready');
+    if (out.becameReady) {
+      log.info({ tookMs: t - startedAt, sources: [...view.statuses.values()].map((s) => `${s.source}:${s.state}`) }, 'first full observation cycle done; ready');
+      if (!core.health.devices.listed) log.warn({ sysfsRoot: config.sysfsRoot }, 'sysfs lists no NVIDIA device: kernel records are checked by their format alone');
+    }
     if (out.flipped !== null) log.info({ condition: { type: config.conditionType, ...out.flipped, lastTransitionTime: new Date(out.flipped.lastTransitionTime).toISOString() } }, 'condition changed');
     send(out.notices);
     if (out.save) saver.markDirty();
@@ -448,13 +447,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (s.status !== undefined) onStatus(s.status());
   }
 
-  let lastDeviceScan = now();
   const timer = setInterval(() => {
     const t = now();
-    if (t - lastDeviceScan >= DEVICE_SCAN_MS) {
-      lastDeviceScan = t;
-      scanDevices(core.health);
-    }
     for (const s of view.sources) if (s.status !== undefined) onStatus(s.status());
     apply({ kind: 'tick' });
     if (t - lastSaveAt >= CURSOR_SAVE_MS && progress(kmsgCursor(), positions()) !== savedProgress) saver.markDirty();

@@ -127,7 +127,8 @@ export function step(core: CoreState, event: CoreEvent, now: number, ctx: CoreCo
       core.health = r.state;
       out.notices = r.notices;
       out.finding = r.finding;
-      out.save = true;
+      // A look at the bus that changed nothing is not worth a state-file write every few seconds.
+      out.save = event.obs.evidence.kind !== 'bus-scan' || r.notices.length > 0 || r.finding !== null;
       // Decided by the 'settle' after the batch, not per record.
       return out;
     }

@@ -1,11 +1,13 @@
 // Builds the sources the configuration asks for, each behind the runtime's
 // small Source interface. Kernel-log sources poll-free: the kmsg reader pushes
 // batches from its worker thread, log files are followed by `tail`.
+import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import { KmsgSource } from '../sources/kmsg/source.ts';
 import { LogFileSource } from '../sources/logfile/source.ts';
 import { createGpuSource } from '../sources/backend/index.ts';
+import { SysfsSource } from '../sources/sysfs/source.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 import { REJECTIONS, rejectionCounts, type Rejection, type RejectionCounts } from '../parse/kernel-log.ts';
 import type { NvidiaRecord } from '../parse/nvidia.ts';
@@ -26,10 +28,16 @@ export interface SourceContext {
 }
 
 /** Every source the configuration asks for; `expectedGpus`: the Node's GPU count, for the device-count check. */
-export function configuredSources(config: AgentConfig, expectedGpus: (() => number | null) | null): (cb: SourceCallbacks, ctx: SourceStart) => Source[] {
+export function configuredSources(
+  config: AgentConfig,
+  expectedGpus: (() => number | null) | null,
+  log: Logger,
+): (cb: SourceCallbacks, ctx: SourceStart) => Source[] {
   return (cb, ctx) => {
     const out: Source[] = [];
     const full: SourceContext = { ...ctx, now: Date.now, ...(expectedGpus === null ? {} : { expectedGpus }) };
+    // First: its first look at the bus lands before the kernel log is replayed.
+    out.push(sysfsSource(config, cb, full, (err) => log.warn({ sysfsRoot: config.sysfsRoot, err }, 'cannot look at the PCI bus')));
     if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
     if (config.logFiles.length > 0) out.push(logFileSource(config, cb, full));
     out.push(gpuSource(config, cb, full));
@@ -153,6 +161,21 @@ export function gpuSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceC
     // 'auto' probes DCGM, then NVML, before it says which one runs.
     settled: () => seen.has('dcgm') && seen.has('nvml'),
   };
+}
+
+/** The PCI bus under --sysfs-root: AER counters and looks at GPUs the driver failed to bring up. */
+export function sysfsSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceContext, onError: (message: string) => void): Source {
+  // A configured count wins (0: no count), else what the Node advertises.
+  const expected = config.expectedGpus;
+  const s = new SysfsSource({
+    sysfsRoot: config.sysfsRoot,
+    intervalMs: config.sysfsIntervalMs,
+    expectedGpus: expected !== null ? () => (expected > 0 ? expected : null) : (ctx.expectedGpus ?? (() => null)),
+    now: ctx.now,
+    onObservation: (obs) => cb.onObservation(obs),
+    onError,
+  });
+  return { name: 'sysfs', start: () => s.start(), stop: () => s.stop(), aer: () => s.aer() };
 }
 
 /** kmsg switched off with `--kmsg none`: say so, so the debug view and verdict show it. */

@@ -8,6 +8,7 @@ import type { SourceStatus } from '../model/source-status.ts';
 import type { PodRef } from '../model/pod-ref.ts';
 import type { Notice, NodeVerdict } from '../model/verdict.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
+import type { AerSample } from '../sources/sysfs/bus.ts';
 
 /** A kernel-log record that looked like NVIDIA's and is not evidence, for one log line per kind. */
 export interface RejectedRecord {
@@ -64,6 +65,8 @@ export interface Source {
   cursor?(): KmsgCursor | null;
   /** Read positions, one per log file (logfile only); persisted like the cursor. */
   positions?(): LogFilePosition[];
+  /** The AER counters of the last look at the PCI bus (sysfs only), for /metrics. */
+  aer?(): AerSample[];
 }
 
 /** What reporters tell the debug endpoint about their last write. */

@@ -49,6 +49,21 @@ export async function injectField(
   await engineSend(socketPath, `INJECT ${gpu} ${field} ${type} ${ts} ${v || '%00'}`);
 }
 
+/** dcgmFabricManagerStatus_t (dcgm_structs.h), by the names `fabric --manager` takes. */
+export const FABRIC_MANAGER_STATUS: Record<string, number> = {
+  'not-supported': 0, 'not-started': 1, 'in-progress': 2, success: 3, failure: 4, unrecognized: 5, 'nvml-too-old': 6,
+};
+
+/** Sets a GPU's fabric fields as DCGM reports them: 170 (Fabric Manager status) and 174 (health mask). */
+export async function setFabric(socketPath: string, gpu: number, f: { manager?: string | number; mask?: number }): Promise<void> {
+  if (f.manager !== undefined) {
+    const status = typeof f.manager === 'number' ? f.manager : (FABRIC_MANAGER_STATUS[f.manager] ?? Number(f.manager));
+    if (!Number.isInteger(status)) throw new Error(`unknown Fabric Manager status ${String(f.manager)}`);
+    await injectField(socketPath, gpu, 170, status, { type: 'i' });
+  }
+  if (f.mask !== undefined) await injectField(socketPath, gpu, 174, f.mask, { type: 'i' });
+}
+
 export async function addIncident(
   socketPath: string,
   i: { gpu: number; system: string | number; result: 'warn' | 'fail'; code: number; message: string; entityGroup?: number },

@@ -24,7 +24,7 @@ const INT64_BLANK = 0x7ffffffffffffff0n;
 
 /** Declared field types (a subset of dcgm_fields.h): inject refuses a mismatch, as DCGM does. */
 const FIELD_TYPES: Record<number, 'i' | 'd' | 's'> = {
-  50: 's', 54: 's', 57: 's', 150: 'i', 155: 'd', 202: 'i', 230: 'i', 310: 'i', 311: 'i', 312: 'i', 313: 'i',
+  50: 's', 54: 's', 57: 's', 150: 'i', 155: 'd', 170: 'i', 171: 'i', 172: 's', 173: 'i', 174: 'i', 202: 'i', 230: 'i', 310: 'i', 311: 'i', 312: 'i', 313: 'i',
   390: 'i', 391: 'i', 392: 'i', 393: 'i', 394: 'i', 395: 'i', 396: 'i', 409: 'i', 419: 'i', 429: 'i', 439: 'i',
   450: 'i', 1212: 'i', 1507: 'i', 1523: 'i',
 };
@@ -94,9 +94,17 @@ export class DcgmStandinEngine {
   private readonly sockets = new Set<net.Socket>();
   requests = 0;
 
-  constructor(gpus: number) {
+  /** Field ids this engine does not know, as an older DCGM would not (`--without-fields`). */
+  readonly unknownFields: ReadonlySet<number>;
+
+  constructor(gpus: number, unknownFields: readonly number[] = []) {
     this.gpus = gpus;
     this.visibleGpus = gpus;
+    this.unknownFields = new Set(unknownFields);
+  }
+
+  private fieldType(field: number): 'i' | 'd' | 's' | undefined {
+    return this.unknownFields.has(field) ? undefined : FIELD_TYPES[field];
   }
 
   async listen(opts: EngineOptions): Promise<void> {
@@ -222,8 +230,11 @@ export class DcgmStandinEngine {
       case 'HEALTHCHECK':
         return this.healthCheck(n(0), n(1));
       case 'FGCREATE': {
+        // A field the engine does not know fails the whole group, as in DCGM.
+        const ids = a.slice(2).map(Number);
+        if (ids.some((f) => this.fieldType(f) === undefined)) return `${ST_UNKNOWN_FIELD}`;
         const id = this.nextId++;
-        this.fieldGroups.set(id, a.slice(2).map(Number));
+        this.fieldGroups.set(id, ids);
         return `${ST_OK} ${id}`;
       }
       case 'FGDESTROY':
@@ -264,7 +275,7 @@ export class DcgmStandinEngine {
   private latest(gpu: number, fields: number[]): string {
     const parts: Array<string | number> = [ST_OK];
     for (const f of fields) {
-      const type = FIELD_TYPES[f];
+      const type = this.fieldType(f);
       const s = this.values.get(`${gpu}/${f}`);
       if (type === undefined) parts.push(f, 'i', ST_UNKNOWN_FIELD, 0, INT64_BLANK.toString());
       else if (s) parts.push(f, s.type, ST_OK, s.ts.toString(), s.type === 's' ? enc(s.value) : s.value);
@@ -275,7 +286,7 @@ export class DcgmStandinEngine {
   }
 
   inject(gpu: number, field: number, type: 'i' | 'd' | 's', ts: bigint, value: string): string {
-    const declared = FIELD_TYPES[field];
+    const declared = this.fieldType(field);
     if (declared === undefined) return `${ST_UNKNOWN_FIELD}`;
     if (declared !== type || !(gpu >= 0 && gpu < this.gpus)) return `${ST_BADPARAM}`;
     this.values.set(`${gpu}/${field}`, { type, ts, value });

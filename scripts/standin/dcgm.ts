@@ -1,18 +1,20 @@
 // `npm run standin:dcgm -- ...`: runs the STAND-IN DCGM host engine, or drives a
 // running one the way `dcgmi test --inject` drives nv-hostengine.
 //
-//   serve (default)  --socket PATH [--port N] [--gpus N]
+//   serve (default)  --socket PATH [--port N] [--gpus N] [--without-fields F,F]  (fields an older DCGM lacks)
 //   inject           --socket PATH --gpu I --field F --value V [--type i|d|s] [--offset SEC]
 //   incident         --socket PATH --gpu I --system mem|pcie|nvlink|...|all|NUM --result warn|fail
 //                    --code N --message TEXT [--entity-group N]
 //   hang             --socket PATH on|off      (engine stops answering library calls)
 //   garbage          --socket PATH bytes|values|off
+//   fabric           --socket PATH --gpu I [--manager failure|in-progress|...|N] [--mask N]
+//                    (NVSwitch fabric: fields 170 and 174, as the GPU's driver would report them)
 //   gpus             --socket PATH --count N   (GPUs the engine reports as present)
 //   clear            --socket PATH             (drops incidents and injected values)
 //   state            --socket PATH
 import { parseArgs } from 'node:util';
 import { DcgmStandinEngine } from './dcgm-engine.ts';
-import { addIncident, clearEngine, engineState, injectField, setGarbage, setHang, setVisibleGpus } from './dcgm-control.ts';
+import { addIncident, clearEngine, engineState, injectField, setFabric, setGarbage, setHang, setVisibleGpus } from './dcgm-control.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -31,6 +33,9 @@ const { values, positionals } = parseArgs({
     message: { type: 'string' },
     'entity-group': { type: 'string' },
     count: { type: 'string' },
+    manager: { type: 'string' },
+    mask: { type: 'string' },
+    'without-fields': { type: 'string' },
   },
 });
 
@@ -49,7 +54,8 @@ async function main(): Promise<void> {
   switch (command) {
     case 'serve': {
       if (!socket && values.port === undefined) need('socket', socket);
-      const engine = new DcgmStandinEngine(Number(values.gpus ?? '1'));
+      const without = (values['without-fields'] ?? '').split(',').filter((x) => x !== '').map(Number);
+      const engine = new DcgmStandinEngine(Number(values.gpus ?? '1'), without);
       await engine.listen({ socket, port: values.port === undefined ? undefined : Number(values.port), gpus: engine.gpus });
       // Tests wait for this line before connecting.
       console.log(`stand-in DCGM host engine (not nv-hostengine) listening on ${socket ? `unix://${socket}` : ''}${values.port ? ` 127.0.0.1:${values.port}` : ''} with ${engine.gpus} GPU(s)`);
@@ -78,6 +84,14 @@ async function main(): Promise<void> {
         code: Number(need('code', values.code)),
         message: values.message ?? '',
         entityGroup: values['entity-group'] === undefined ? 1 : Number(values['entity-group']),
+      });
+      return;
+    }
+    case 'fabric': {
+      const manager = values.manager;
+      await setFabric(need('socket', socket), Number(need('gpu', values.gpu)), {
+        ...(manager === undefined ? {} : { manager: /^-?\d+$/.test(manager) ? Number(manager) : manager }),
+        ...(values.mask === undefined ? {} : { mask: Number(values.mask) }),
       });
       return;
     }

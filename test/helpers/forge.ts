@@ -90,7 +90,8 @@ export function createForger(): Forger {
         const r = spawnSync('sh', ['-c', script, 'sh', ...inner], { stdio: 'ignore', timeout: 20_000 });
         await sleep(100);
         const word = new RegExp(`(?<![0-9])${r.pid}(?![0-9])`);
-        const mine = kmsgRecordsAfter(from).filter((rec) => rec.facility === 0 && (rec.text.includes('NVRM') || rec.text.includes('SXid')) && word.test(rec.text));
+        const looks = (t: string): boolean => t.includes('NVRM') || t.includes('SXid') || t.includes('AER: ');
+        const mine = kmsgRecordsAfter(from).filter((rec) => rec.facility === 0 && looks(rec.text) && word.test(rec.text));
         if (mine.length > 0) return mine;
         await sleep(5500);
       }

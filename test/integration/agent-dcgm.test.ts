@@ -4,47 +4,21 @@
 // engine dying changes nothing but the DCGM source's status (the kernel log
 // still observes, so never Unknown, and never False because of it); a host
 // engine that hangs a native call does not keep the agent from exiting on SIGTERM.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { injectField, setHang } from '../../scripts/standin/dcgm-control.ts';
 import { gpuUuid } from '../../scripts/standin/dcgm-engine.ts';
-import { buildNative, DCGM_LIB, startEngine, tempDir, type Engine } from './dcgm-harness.ts';
-import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
-import { seedCursorAtEnd } from '../helpers/kmsg.ts';
+import { agentOnEngine, buildNative, type AgentOnEngine, type Engine } from './dcgm-harness.ts';
+import { waitFor } from '../helpers/agent-process.ts';
+import { cleanupAfter } from '../helpers/cleanup.ts';
 import type { DebugState } from '../../agent/runtime/inspect/state-types.ts';
 
-const dirs: string[] = [];
-const agents: AgentProcess[] = [];
-const engines: Engine[] = [];
+const cleanup = cleanupAfter();
 before(() => buildNative());
-after(async () => {
-  for (const a of agents) await a.kill();
-  for (const e of engines) await e.stop();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
-async function engineAndAgent(): Promise<{ engine: Engine; socket: string; a: AgentProcess; stateDir: string }> {
-  const dir = tempDir('gha-ad-');
-  dirs.push(dir);
-  const socket = path.join(dir, 'he.sock');
-  const engine = await startEngine(socket, 2);
-  engines.push(engine);
-  const s = scratch();
-  dirs.push(s.dir);
-  await seedCursorAtEnd(s.stateDir, s.bootId);
-  const a = await startAgentProcess([
-    '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run',
-    '--gpu-backend', 'dcgm', '--dcgm-address', `unix://${socket}`, '--dcgm-lib', DCGM_LIB, '--dcgm-interval', '200ms',
-  ]);
-  agents.push(a);
-  await waitFor('ready with DCGM up', async () => {
-    const st = await a.state();
-    return st.ready && dcgm(st)?.state === 'up' ? st : undefined;
-  }, 10_000, 50);
-  return { engine, socket, a, stateDir: s.stateDir };
-}
+const engineAndAgent = (): Promise<AgentOnEngine> => agentOnEngine(cleanup);
 
 const dcgm = (st: DebugState) => st.sources.find((s) => s.source === 'dcgm');
 

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import type { Observation } from '../../agent/model/evidence.ts';
 import type { SourceStatus } from '../../agent/model/source-status.ts';
 import type { GpuSourceSink } from '../../agent/sources/gpu/types.ts';
+import { scratch, startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import type { Cleanup } from '../helpers/cleanup.ts';
+import { seedCursorAtEnd } from '../helpers/kmsg.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DCGM_LIB = path.join(ROOT, 'native/build/libdcgm.so.4');
@@ -126,3 +129,40 @@ export async function maxTimerLag<T>(during: () => Promise<T>): Promise<{ result
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface AgentOnEngine {
+  engine: Engine;
+  socket: string;
+  a: AgentProcess;
+  /** The engine's scratch directory (short, for the socket). */
+  dir: string;
+  stateDir: string;
+}
+
+/**
+ * The real agent with --gpu-backend dcgm on the stand-in library and a fresh
+ * stand-in engine (2 GPUs), ready with DCGM up. `kmsg`: read the real /dev/kmsg
+ * from its end (default), or `none`. `extra(dir)` adds flags.
+ */
+export async function agentOnEngine(c: Cleanup, opts: { kmsg?: boolean; extra?: (dir: string) => string[] } = {}): Promise<AgentOnEngine> {
+  const dir = tempDir('gha-ad-');
+  c.dirs.push(dir);
+  const socket = path.join(dir, 'he.sock');
+  const engine = await startEngine(socket, 2);
+  c.engines.push(engine);
+  const s = scratch();
+  c.dirs.push(s.dir);
+  if (opts.kmsg !== false) await seedCursorAtEnd(s.stateDir, s.bootId);
+  const a = await startAgentProcess([
+    ...(opts.kmsg === false ? ['--kmsg', 'none'] : []),
+    '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--dry-run',
+    '--gpu-backend', 'dcgm', '--dcgm-address', `unix://${socket}`, '--dcgm-lib', DCGM_LIB, '--dcgm-interval', '200ms',
+    ...(opts.extra?.(dir) ?? []),
+  ]);
+  c.agents.push(a);
+  await waitFor('ready with DCGM up', async () => {
+    const st = await a.state();
+    return st.ready && st.sources.find((x) => x.source === 'dcgm')?.state === 'up' ? st : undefined;
+  }, 10_000, 50);
+  return { engine, socket, a, dir, stateDir: s.stateDir };
+}

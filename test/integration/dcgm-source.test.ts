@@ -81,7 +81,8 @@ describe('DCGM source against the stand-in host engine', () => {
       assert.equal(gpuPciBusId(1), '00000000:11:00.0', 'the engine reports DCGM-style ids; the source normalises them');
       const st = await engineState(socket);
       assert.equal(st.healthSystems, 0xffffffff, 'health watches set on all systems');
-      assert.deepEqual(st.watched, [230, 311, 392, 395, 396, 439, 1523]);
+      // The NVSwitch fabric fields (170, 174) in a field group of their own.
+      assert.deepEqual(st.watched, [170, 174, 230, 311, 392, 395, 396, 439, 1523]);
     } finally {
       await src.stop();
     }
@@ -290,6 +291,29 @@ describe('DCGM source against the stand-in host engine', () => {
     } finally {
       await src.stop();
       standinCli(['clear', '--socket', socket]);
+    }
+  });
+});
+
+describe('DCGM source against a host engine that does not know the fabric fields (an older DCGM)', () => {
+  it('watches everything else, says so in its status, and still reports faults', async () => {
+    buildNative();
+    const dir = tempDir('gha-dcgm-');
+    const socket = path.join(dir, 'he.sock');
+    const engine = await startEngine(socket, 1, ['--without-fields', '170,174']);
+    const c = collector();
+    const src = createDcgmSource(options(socket), c);
+    src.start();
+    try {
+      const up = await c.waitState('up');
+      assert.match(up.detail, /fabric fields not watched: dcgmFieldGroupCreate: DCGM_ST_UNKNOWN_FIELD/);
+      assert.deepEqual((await engineState(socket)).watched, [230, 311, 392, 395, 396, 439, 1523]);
+      await injectField(socket, 0, 311, 1);
+      await c.waitFor('ecc counter', () => c.observations.find((o) => o.evidence.kind === 'counter'));
+    } finally {
+      await src.stop();
+      await engine.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

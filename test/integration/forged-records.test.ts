@@ -1,8 +1,8 @@
 // Evidence integrity through the REAL kernel: an unprivileged process (nobody,
 // via setpriv) makes the kernel write kernel-facility records that quote text
 // it controls (its process name, its executable's file name, newlines
-// included), traps, an OOM kill in a small memory cgroup, and drop_caches
-// (root). The real agent on the real /dev/kmsg must stay True with no finding
+// included: Xid, SXid, PCIe AER and RmInitAdapter lines), traps, an OOM kill
+// in a small memory cgroup, and drop_caches (root). The real agent on the real /dev/kmsg must stay True with no finding
 // and count every one of them as rejected; the same records in a kern.log
 // (syslog and dmesg forms) and logger-style lines must do the same through --log-file.
 import { test, after } from 'node:test';
@@ -60,6 +60,15 @@ test('forged records through the real kernel: the agent stays True with no findi
     },
     { name: 'a file name with a newline: an identity line', argv: [renamed('x\nNVRM: GPU at PCI:0000:3b:00: GPU-00000000-1111-2222-3333-444444444444\n'), 'segv', 'x'] },
     { name: 'a file name with a newline: a fatal SXid', argv: [renamed('x\nnvidia-nvswitch0: SXid (PCI:0000:c3:00.0): 24007, Fatal, Link 30 x\n'), 'segv', 'x'] },
+    {
+      name: "a file name holding a GPU's fatal AER bus-error line",
+      argv: [renamed('nvidia 0000:3b:00.0: AER: PCIe Bus Error: severity=Uncorrectable (Fatal), type=Transaction Layer, (Requester ID)'), 'segv', 'x'],
+    },
+    {
+      name: "a file name with a newline: a root port's AER line as the record's second line",
+      argv: [renamed('x\npcieport 0000:3a:00.0: AER: PCIe Bus Error: severity=Uncorrectable (Fatal), type=Transaction Layer, (Receiver ID)\n'), 'segv', 'x'],
+    },
+    { name: "a file name with a newline: the driver's RmInitAdapter failure", argv: [renamed('x\nNVRM: GPU 0000:3b:00.0: RmInitAdapter failed! (0x22:0x56:894)\n'), 'segv', 'x'] },
     { name: 'the process name in an invalid-opcode trap', argv: [bin, 'ud', 'NVRM: Xid 79,'] },
     ...(process.arch === 'x64' ? [{ name: 'the process name in a general protection fault', argv: [bin, 'gpf', 'NVRM: Xid 79,'] }] : []),
     { name: 'the process name in the drop_caches notice (root)', argv: [bin, 'dropcaches', 'NVRM: Xid 79,'], root: true },

@@ -16,6 +16,8 @@ import {
   DCGM_ST,
   DeviceAttributesV3,
   FIELD,
+  FABRIC_FIELD,
+  FABRIC_MANAGER_STATUS,
   FieldValueV1,
   HEALTH_SYSTEM_NAMES,
   HealthResponseV4,
@@ -109,6 +111,11 @@ describe('DCGM ABI constants (reference values)', () => {
       },
     );
     assert.deepEqual(recoveryAction(4), { code: 4, name: 'NVML_GPU_RECOVERY_ACTION_DRAIN_AND_RESET' });
+    // dcgm_fields.h DCGM_FI_DEV_FABRIC_MANAGER_STATUS / _HEALTH_MASK; dcgm_structs.h dcgmFabricManagerStatus_t.
+    assert.deepEqual({ ...FABRIC_FIELD }, { MANAGER_STATUS: 170, HEALTH_MASK: 174 });
+    assert.deepEqual(FABRIC_MANAGER_STATUS, {
+      0: 'not-supported', 1: 'not-started', 2: 'in-progress', 3: 'success', 4: 'failure', 5: 'unrecognized', 6: 'nvml-too-old',
+    });
   });
 });
 

@@ -29,7 +29,7 @@ test('fixture has sources and covers every record kind', () => {
     assert.match(c.source, /https?:\/\//, `case "${c.name}" must name its source`);
     for (const e of c.expect) kinds.add(String(e.kind));
   }
-  assert.deepEqual([...kinds].sort(), ['fallen-off-bus', 'gpu-identity', 'sxid', 'xid', 'xid154']);
+  assert.deepEqual([...kinds].sort(), ['fallen-off-bus', 'gpu-identity', 'gpu-init-failed', 'pcie-aer', 'sxid', 'xid', 'xid154']);
   assert.ok(fixture.cases.some((c) => c.expect.length === 0), 'negatives present');
 });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createKernelLogRecogniser, kmsgOrigin, type Recognised } from '../../agent/parse/kernel-log.ts';
 import { stripLinePrefix } from '../../agent/parse/line-prefix.ts';
+import { formatDrill } from '../../agent/sources/kmsg/drill.ts';
 
 interface Forged {
   vector: string;
@@ -139,4 +140,16 @@ test('an unrelated record between a driver line and an indented line ends the dr
     ...r.line(stripLinePrefix('               NVRM: fallen off the bus and is not responding to commands.')),
   ];
   assert.deepEqual(out.filter((o) => o.rejected === null), []);
+});
+
+test('AER and RmInitAdapter drills count as drills only in their whole format, on a user facility', () => {
+  for (const spec of [{ aer: 'fatal' as const }, { aer: 'correctable' as const }, { initFailed: true }]) {
+    const line = formatDrill({ ...spec, pci: '0000:3b:00.0', text: 'run=x' }).slice(4); // without <12>
+    const out = viaKmsg(line, 1);
+    assert.deepEqual(out.map((o) => [o.record.pci, o.drill, o.rejected]), [['0000:3b:00.0', true, null]], line);
+    // The same text from the kernel facility is no drill and not the kernel's (the tag comes first).
+    assert.ok(viaKmsg(line, 0).every((o) => o.rejected !== null), line);
+  }
+  const fatal = viaKmsg(formatDrill({ aer: 'fatal', pci: '0000:3b:00.0' }).slice(4), 1)[0]?.record;
+  assert.ok(fatal?.kind === 'pcie-aer' && fatal.severity === 'fatal' && fatal.part === 'header');
 });

@@ -108,19 +108,21 @@ test('the unsupported-GPU message starts like fallen-off-bus but is not an event
   assert.deepEqual(out, []);
 });
 
-test('negatives: module loading, nvidia-modeset, API mismatch, AER, stack frames, Xorg, other NVRM lines', () => {
+test('negatives: module loading, nvidia-modeset, API mismatch, AER lines that report no error, stack frames, Xorg, other NVRM lines', () => {
   const p = createNvidiaLineParser();
   for (const line of [
     'NVRM: loading NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024',
     'nvidia-modeset: Loading NVIDIA Kernel Mode Setting Driver for UNIX platforms  535.183.01',
     'nvidia-nvlink: Nvlink Core is being initialized, major device number 237',
     'NVRM: API mismatch: the client has the version 535.54.03, but\nNVRM: this kernel module has the version 530.30.02.',
-    'pcieport 0000:00:03.0: AER: Multiple Uncorrected (Fatal) error received: 0000:3b:00.0',
     'nvidia 0000:3b:00.0: AER: can\'t recover (no error_detected callback)',
+    'pcieport 0000:00:1c.0: AER: enabled with IRQ 122',
+    'nvidia 0000:3b:00.0: AER:   device [10de:2330] error status/mask=00000001/0000e000',
+    'pcieport 0000:00:1c.5: AER: Corrected error received: id=00e5',
     '00000000c7da3938: ffffffffc2202667 (_nv012865rm+0x77/0x330 [nvidia])',
     '(EE) NVIDIA(GPU-0): Failed to initialize the NVIDIA GPU at PCI:1:0:0.  Please',
     'NVRM: GPU Board Serial Number: 1650423013443',
-    'NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x22:0x56:894)',
+    'NVRM: RmInitAdapter: osInitNvMapping failed, bailing out of RmInitAdapter',
     'NVRM: Xid is a word here but no code follows',
     'nvidia-uvm: Loaded the UVM driver, major device number 508.',
     'NVRM: nvidia-bug-report.sh mentions fallen-off-the-bus recovery',

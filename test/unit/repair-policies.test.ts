@@ -28,6 +28,8 @@ function fatalReasons(): Map<string, string> {
     if (e.severity === 'fatal') add(e, e.reason, e.action);
     if (e.escalation?.severity === 'fatal') add(e, e.escalation.reason ?? e.reason, e.escalation.action ?? e.action);
   }
+  // The repair ladder's reason, for a fault that the last reboots did not fix.
+  if (table.ladder.repairs > 0 && table.ladder.reason !== '' && !table.ladder.reason.includes('{reason}')) out.set(table.ladder.reason, 'REPLACE');
   return out;
 }
 

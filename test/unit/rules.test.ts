@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classify, parseCodeSpec } from '../../agent/rules/classify.ts';
 import { loadDefaults, loadRuleFile, tableFromText } from '../../agent/rules/load.ts';
-import { fillLevel } from '../../agent/rules/table.ts';
+import { fillLevel, lookupEntry } from '../../agent/rules/table.ts';
 import type { RuleTable } from '../../agent/rules/types.ts';
 import type { Evidence } from '../../agent/model/evidence.ts';
 
@@ -141,7 +141,7 @@ test('validation errors name the YAML path and what is wrong', () => {
     'xid.13.escalation.window: expected a duration such as 90s, 10m, 1h, got "10 minutes"',
   ]);
   assert.deepEqual(errorsOf(`${V1}xid:\n  13: {escalation: {count: 3}}\n`), ['xid.13.escalation.window: required']);
-  assert.deepEqual(errorsOf(`${V1}xid:\n  13: {clearOn: [quiet, later]}\n`), ['xid.13.clearOn.1: expected one of reboot|gpu-reset|quiet|operator']);
+  assert.deepEqual(errorsOf(`${V1}xid:\n  13: {clearOn: [quiet, later]}\n`), ['xid.13.clearOn.1: expected one of reboot|gpu-reset|quiet|operator|recovered']);
   assert.deepEqual(errorsOf(`${V1}xid:\n  79: {clearOn: [quiet]}\n`), ['xid.79.quietWindow: required when clearOn includes quiet']);
   assert.deepEqual(errorsOf(`${V1}xid:\n  79: {reason: "GPU broke"}\n`), [
     'xid.79.reason: expected a CamelCase reason (letters, digits, _ , :), optionally with {code} and {level}',
@@ -149,7 +149,7 @@ test('validation errors name the YAML path and what is wrong', () => {
   assert.deepEqual(errorsOf(`${V1}counter:\n  ecc-sbe: {severity: fatal}\n`), [
     'counter.ecc-sbe: expected the key to be one of ecc-dbe-volatile|retired-pages-pending|row-remap-failure|row-remap-pending|nvlink-errors',
   ]);
-  assert.deepEqual(errorsOf(`${V1}xids:\n  79: {}\n`), ['xids: unknown top-level key (expected apiVersion, unknown, xid, sxid, dcgm, counter, event, recovery)']);
+  assert.deepEqual(errorsOf(`${V1}xids:\n  79: {}\n`), ['xids: unknown top-level key (expected apiVersion, unknown, ladder, xid, sxid, dcgm, counter, event, recovery, fabric)']);
   assert.deepEqual(errorsOf('xid:\n  79: {severity: fatal}\n'), ['apiVersion: required (apiVersion: gpu-health-agent/v1, or version: 1)']);
   assert.deepEqual(errorsOf('apiVersion: gpu-health-agent/v2\n'), ['apiVersion: expected gpu-health-agent/v1, got "gpu-health-agent/v2"']);
   assert.deepEqual(errorsOf(''), ['(document): empty; expected apiVersion and rule entries']);
@@ -184,4 +184,28 @@ test('parseCodeSpec reads what `rules explain` accepts', () => {
   assert.deepEqual(parseCodeSpec('recovery:2'), { family: 'recovery', code: 2, variant: null });
   assert.equal(parseCodeSpec('foo:1'), null);
   assert.equal(parseCodeSpec('xid:abc'), null);
+});
+
+test('issue 14 entries: fabric states, AER, init failures, the ladder; each overridable, each checked', () => {
+  const t = loadDefaults();
+  assert.deepEqual(t.ladder, { repairs: 2, reason: 'NvidiaGPUFaultRecurring' });
+  assert.equal(lookupEntry(t, 'fabric', 'manager', 'failure').entry.severity, 'fatal');
+  assert.equal(lookupEntry(t, 'fabric', 'manager', 'in-progress').entry.severity, 'info');
+  assert.equal(lookupEntry(t, 'fabric', 'manager', 'unknown').matched, 'unknown.fabric');
+  assert.equal(lookupEntry(t, 'fabric', 'incorrect-configuration', 'unknown-12').entry.severity, 'warning');
+  assert.equal(lookupEntry(t, 'event', 'pcie-aer-fatal', null).entry.severity, 'fatal');
+  assert.equal(lookupEntry(t, 'event', 'pcie-aer-correctable', null).entry.escalation?.count, 9);
+  assert.equal(lookupEntry(t, 'event', 'gpu-unusable', null).entry.escalation?.severity, 'fatal');
+  const o = tableFromText(`${V1}ladder: {repairs: 4, reason: "{reason}Recurring"}\nfabric:\n  route-recovery/true: {severity: fatal}\n`, 'o.yaml');
+  assert.ok(o.ok);
+  assert.deepEqual(o.table.ladder, { repairs: 4, reason: '{reason}Recurring' });
+  assert.deepEqual([...o.table.overridden].sort(), ['fabric:route-recovery/true', 'ladder.reason', 'ladder.repairs']);
+  assert.deepEqual(errorsOf(`${V1}ladder: {repairs: 99}\n`), ['ladder.repairs: expected a whole number from 0 (off) to 15']);
+  assert.deepEqual(errorsOf(`${V1}ladder: {reason: "not a reason"}\n`), ['ladder.reason: expected a CamelCase reason (letters, digits, _ , :), optionally with {reason}']);
+  assert.deepEqual(errorsOf(`${V1}ladder: {after: 2}\n`), ['ladder: unknown field "after"']);
+  assert.deepEqual(errorsOf(`${V1}fabric:\n  bogus: {severity: fatal}\n`), [
+    'fabric.bogus: expected the key to be a fabric field (manager|degraded-bw|route-recovery|route-unhealthy|access-timeout-recovery|incorrect-configuration|gfm-state), optionally /STATE',
+  ]);
+  assert.deepEqual(parseCodeSpec('fabric:manager/failure'), { family: 'fabric', code: 'manager', variant: 'failure' });
+  assert.deepEqual(parseCodeSpec('event:pcie-aer-fatal'), { family: 'event', code: 'pcie-aer-fatal', variant: null });
 });

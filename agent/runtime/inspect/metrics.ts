@@ -25,6 +25,16 @@ export interface FindingSample {
   count: number;
 }
 
+/** One AER counter of the kernel's (sysfs), as the PCI bus source last read it. */
+export interface AerCounterSample {
+  pci: string;
+  /** The NVIDIA function whose link it counts for. */
+  of: string;
+  role: string;
+  severity: string;
+  value: number;
+}
+
 /** Read at scrape time. */
 export interface MetricsReader {
   sources(): SourceSample[];
@@ -33,6 +43,8 @@ export interface MetricsReader {
   drillsIgnored(): number;
   /** NVIDIA devices this node is known to have this boot. */
   devicesKnown(): number;
+  /** The kernel's AER counters on the NVIDIA devices' links; absent: none read. */
+  aer?(): AerCounterSample[];
   condition(): { type: string; status: string } | null;
   ready(): boolean;
   /** Entries of the effective rule table that make application-caused or unknown codes fatal. */
@@ -107,6 +119,16 @@ export function createMetrics(read: MetricsReader): AgentMetrics {
     registers: reg,
     collect() {
       this.set(read.devicesKnown());
+    },
+  });
+  new Counter({
+    name: `${P}pcie_aer_errors_total`,
+    help: "The kernel's PCIe AER error counts since boot on each NVIDIA device's link (sysfs aer_dev_*: role device or port, the port right above it; aer_rootport_total_err_*: role rootport, every device below that root port); rate() gives the error rate",
+    labelNames: ['pci', 'of', 'role', 'severity'],
+    registers: reg,
+    collect() {
+      this.reset();
+      for (const a of read.aer?.() ?? []) this.inc({ pci: a.pci, of: a.of, role: a.role, severity: a.severity }, a.value);
     },
   });
   new Gauge({

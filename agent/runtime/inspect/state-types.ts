@@ -84,6 +84,8 @@ export interface DebugState {
   findingsEvicted: number;
   /** The node's NVIDIA devices known this boot; kernel records naming another device are not evidence. */
   devices: GpuDevicesView;
+  /** Earlier boots and the fatal findings each ended with (the repair ladder's history). */
+  boots: HealthView['boots'];
   /** The latest kernel records rejected as not the driver's own (forging attempts, quoted text). */
   rejected: DebugRejected[];
   /** The kubelet's pod-resources API, which names the pods in gpus[].pods and in Events. */

@@ -72,6 +72,7 @@ export function debugState(v: AgentView, cursor: KmsgCursor | null): DebugState 
     drillsIgnored: v.sources.reduce((n, s) => n + (s.stats?.().drillsIgnored ?? 0), 0),
     findingsEvicted: h.evicted,
     devices: h.devices,
+    boots: h.boots,
     rejected: v.rejected.map((r) => ({ ...r, at: iso(r.at) })),
     podResources: { state: 'disabled', socket: null, detail: '', fetchedAt: null },
     persistence: persistenceView(v),
@@ -89,6 +90,7 @@ export function rulesView(table: RuleTable, lastReload: WriteRecord | null): unk
     origin: table.origin,
     overridden: table.overridden,
     lastReload: write(lastReload),
+    ladder: table.ladder,
     unknown: table.unknown,
     // Entries that make application-caused or unknown codes fatal, listed and marked on the entry.
     risky: table.risky,

@@ -183,3 +183,19 @@ export const FIELD = {
 } as const;
 
 export const WATCHED_FIELDS: readonly number[] = Object.values(FIELD);
+
+/**
+ * NVSwitch fabric fields, watched in a field group of their own: a DCGM that does
+ * not know one refuses the whole group, and the fields above must not go with it.
+ */
+export const FABRIC_FIELD = {
+  MANAGER_STATUS: 170, // DCGM_FI_DEV_FABRIC_MANAGER_STATUS: dcgmFabricManagerStatus_t
+  HEALTH_MASK: 174, // DCGM_FI_DEV_FABRIC_HEALTH_MASK: NVML_GPU_FABRIC_HEALTH_MASK_* sub-fields
+} as const;
+
+export const FABRIC_WATCHED: readonly number[] = Object.values(FABRIC_FIELD);
+
+/** dcgmFabricManagerStatus_t (dcgm_structs.h), named as the rule table's fabric states. */
+export const FABRIC_MANAGER_STATUS: Record<number, string> = {
+  0: 'not-supported', 1: 'not-started', 2: 'in-progress', 3: 'success', 4: 'failure', 5: 'unrecognized', 6: 'nvml-too-old',
+};

@@ -36,6 +36,8 @@ export function createDcgmSource(options: GpuSourceOptions, sink: GpuSourceSink)
 
   const loop = new GpuSourceLoop('dcgm', o, worker, sink, step);
   let connected = false;
+  /** Said in the status while this DCGM refuses the fabric fields. */
+  let fabricNote = '';
 
   /** A call timed out: hung until it returns; then reconnect (state unknown). */
   const hung = async (e: CallTimeoutError): Promise<void> => {
@@ -55,14 +57,15 @@ export function createDcgmSource(options: GpuSourceOptions, sink: GpuSourceSink)
         if (!loop.running) return;
         connected = true;
         loop.resetBackoff();
-        loop.setStatus(loop.caughtUp ? 'up' : 'starting', `connected to ${options.dcgmAddress} (DCGM ${r.major}${r.standin ? ', stand-in' : ''})`);
+        fabricNote = r.fabricRefused === null ? '' : `; fabric fields not watched: ${r.fabricRefused}`;
+        loop.setStatus(loop.caughtUp ? 'up' : 'starting', `connected to ${options.dcgmAddress} (DCGM ${r.major}${r.standin ? ', stand-in' : ''})${fabricNote}`);
       }
       const probe = await worker.call<ProbeResult>('probe', null, o.callTimeoutMs);
       if (!loop.running) return;
       const at = o.now();
       const observations = translator.translate(probe, at, o.expectedGpus());
       loop.caughtUp = true;
-      loop.setStatus('up', `${probe.gpus.length} GPU(s) via ${options.dcgmAddress}`);
+      loop.setStatus('up', `${probe.gpus.length} GPU(s) via ${options.dcgmAddress}${fabricNote}`);
       for (const obs of observations) sink.onObservation(obs);
       loop.schedule(o.intervalMs);
     } catch (e) {

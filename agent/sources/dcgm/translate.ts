@@ -3,7 +3,8 @@
 import type { Evidence, GpuRef, Observation } from '../../model/evidence.ts';
 import { normalizePciBusId } from '../gpu/pci.ts';
 import { GpuEvidenceMemory } from '../gpu/evidence-memory.ts';
-import { DCGM_FE_GPU, DCGM_HEALTH_RESULT, DCGM_HEALTH_WATCH_ALL, DCGM_ST, FIELD, HEALTH_SYSTEM_NAMES } from './abi.ts';
+import { DCGM_FE_GPU, DCGM_HEALTH_RESULT, DCGM_HEALTH_WATCH_ALL, DCGM_ST, FABRIC_FIELD, FIELD, HEALTH_SYSTEM_NAMES } from './abi.ts';
+import { decodeHealthMask, decodeManagerStatus, type FabricReading } from './fabric.ts';
 import type { ProbeResult } from './worker.ts';
 
 export class DcgmTranslator {
@@ -11,6 +12,15 @@ export class DcgmTranslator {
   private readonly xidTs = new Map<string, number>();
   private readonly nvlink = new Map<string, number>();
   private incidentKeys = new Set<string>();
+  /** Last fabric state per GPU and field: a reading is evidence when it changes (the first one included). */
+  private readonly fabric = new Map<string, string>();
+
+  private fabricChanged(gpu: GpuRef, key: string, r: FabricReading): Evidence | null {
+    const k = `${key}/${r.field}`;
+    if (this.fabric.get(k) === r.state) return null;
+    this.fabric.set(k, r.state);
+    return { kind: 'fabric', gpu, field: r.field, state: r.state, raw: r.raw, healthy: r.healthy };
+  }
 
   /** Observations for one probe; `at` is the probe's wall time (ms). */
   translate(probe: ProbeResult, at: number, expectedGpus: number | null): Observation[] {
@@ -63,6 +73,12 @@ export class DcgmTranslator {
           }
           case FIELD.GPU_RECOVERY_ACTION:
             emit(this.memory.recoveryAction(gpu, v.value));
+            break;
+          case FABRIC_FIELD.MANAGER_STATUS:
+            emit(this.fabricChanged(gpu, key, decodeManagerStatus(v.value)));
+            break;
+          case FABRIC_FIELD.HEALTH_MASK:
+            for (const r of decodeHealthMask(v.value)) emit(this.fabricChanged(gpu, key, r));
             break;
         }
       }

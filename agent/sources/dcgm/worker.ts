@@ -3,7 +3,7 @@
 // op with a timeout; nothing here may assume it is called promptly.
 import { DcgmBinding, DcgmError, DcgmGarbageError, parseDcgmAddress } from './binding.ts';
 import type { DcgmHealth, DcgmValue } from './binding.ts';
-import { DCGM_ST, FIELD, WATCHED_FIELDS } from './abi.ts';
+import { DCGM_ST, FABRIC_WATCHED, FIELD, WATCHED_FIELDS } from './abi.ts';
 import { OpError, serveOps } from '../gpu/worker-host.ts';
 
 export interface ConnectArgs {
@@ -18,6 +18,8 @@ export interface ConnectResult {
   major: number;
   buildInfo: string;
   standin: string | null;
+  /** Why the NVSwitch fabric fields are not watched (this DCGM refused them); null when they are. */
+  fabricRefused: string | null;
 }
 
 export interface ProbeGpu {
@@ -36,6 +38,8 @@ export interface ProbeResult {
 let lib: DcgmBinding | null = null;
 let handle: bigint | null = null;
 let fields: readonly number[] = WATCHED_FIELDS;
+/** What each probe reads: `fields`, plus the fabric fields when this DCGM watches them. */
+let probed: readonly number[] = WATCHED_FIELDS;
 let fieldGroupSeq = 0;
 const attrCache = new Map<number, { uuid: string; pciBusId: string; name: string }>();
 
@@ -66,10 +70,10 @@ function connect(a: ConnectArgs): ConnectResult {
     lib.init();
     dropHandle();
     const h = lib.connect(parseDcgmAddress(a.address), a.connectTimeoutMs);
+    const keepAgeSec = Math.max(600, (3 * a.intervalMs) / 1000);
     try {
       // A connection whose login failed can still come back OK: confirm it.
       lib.hostengineHealth(h);
-      const keepAgeSec = Math.max(600, (3 * a.intervalMs) / 1000);
       lib.healthSet(h, a.healthSystems, a.intervalMs * 1000, keepAgeSec);
       // DCGM 3.x does not know the recovery-action field; asking for it would fail the group.
       fields = lib.major < 4 ? WATCHED_FIELDS.filter((f) => f !== FIELD.GPU_RECOVERY_ACTION) : WATCHED_FIELDS;
@@ -79,8 +83,16 @@ function connect(a: ConnectArgs): ConnectResult {
       lib.disconnect(h);
       throw e;
     }
+    let fabricRefused: string | null = null;
+    try {
+      const ffg = lib.fieldGroupCreate(h, FABRIC_WATCHED, `gpu-health-agent-fabric-${process.pid}-${++fieldGroupSeq}`);
+      lib.watchFields(h, ffg, a.intervalMs * 1000, keepAgeSec);
+    } catch (e) {
+      fabricRefused = e instanceof Error ? e.message : String(e);
+    }
+    probed = fabricRefused === null ? [...fields, ...FABRIC_WATCHED] : fields;
     handle = h;
-    return { major: lib.major, buildInfo: lib.buildInfo, standin: lib.standin };
+    return { major: lib.major, buildInfo: lib.buildInfo, standin: lib.standin, fabricRefused };
   });
 }
 
@@ -97,7 +109,7 @@ function probe(): ProbeResult {
         attr = { uuid: a.uuid, pciBusId: a.pciBusId, name: a.name };
         attrCache.set(gpuId, attr);
       }
-      gpus.push({ gpuId, ...attr, values: lib.latestValues(h, gpuId, fields) });
+      gpus.push({ gpuId, ...attr, values: lib.latestValues(h, gpuId, probed) });
     }
     return { gpus, health: lib.healthCheck(h) };
   });

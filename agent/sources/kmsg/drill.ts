@@ -6,14 +6,25 @@
 import fs from 'node:fs';
 import { DRILL_MARKER, DRILL_TAG } from '../../parse/drill-marker.ts';
 import { normalisePci } from '../../parse/pci.ts';
+import type { AerSeverity } from '../../model/evidence.ts';
+
+const AER_SEVERITY_TEXT: Record<AerSeverity, string> = {
+  correctable: 'Correctable, type=Physical Layer, (Receiver ID)',
+  nonfatal: 'Uncorrectable (Non-Fatal), type=Transaction Layer, (Requester ID)',
+  fatal: 'Uncorrectable (Fatal), type=Transaction Layer, (Requester ID)',
+};
 
 export interface DrillSpec {
-  /** Xid code; exactly one of xid / sxid / fallenOffBus. */
+  /** Xid code; exactly one of xid / sxid / fallenOffBus / aer / initFailed. */
   xid?: number;
   /** NVSwitch SXid code. */
   sxid?: number;
   /** A "fallen off the bus" message without an Xid line. */
   fallenOffBus?: boolean;
+  /** A PCIe AER bus-error report on the GPU, as the PCI core prints it. */
+  aer?: AerSeverity;
+  /** The driver's `RmInitAdapter failed!` for the GPU. */
+  initFailed?: boolean;
   /** GPU (or NVSwitch) PCI address in any common spelling. */
   pci: string;
   /** Free text after the marker (for Xid 154: "GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)"). */
@@ -31,8 +42,8 @@ export function formatDrill(spec: DrillSpec): string {
   const pci = normalisePci(spec.pci);
   if (pci === null) throw new Error(`drill: not a PCI address: ${spec.pci}`);
   const text = spec.text === undefined || spec.text === '' ? '' : ` ${spec.text}`;
-  const kinds = [spec.xid !== undefined, spec.sxid !== undefined, spec.fallenOffBus === true].filter(Boolean).length;
-  if (kinds !== 1) throw new Error('drill: give exactly one of xid, sxid, fallenOffBus');
+  const kinds = [spec.xid !== undefined, spec.sxid !== undefined, spec.fallenOffBus === true, spec.aer !== undefined, spec.initFailed === true].filter(Boolean).length;
+  if (kinds !== 1) throw new Error('drill: give exactly one of xid, sxid, fallenOffBus, aer, initFailed');
   let body: string;
   if (spec.xid !== undefined) {
     // Xid lines print the address without the function: PCI:dddd:bb:dd.
@@ -40,6 +51,10 @@ export function formatDrill(spec: DrillSpec): string {
   } else if (spec.sxid !== undefined) {
     const sev = spec.fatal === true ? 'Fatal' : 'Non-fatal';
     body = `nvidia-nvswitch${spec.switchIndex ?? 0}: SXid (PCI:${pci}): ${spec.sxid}, ${sev}, Link ${spec.link ?? 0} ${DRILL_MARKER}${text}`;
+  } else if (spec.aer !== undefined) {
+    body = `nvidia ${pci}: AER: PCIe Bus Error: severity=${AER_SEVERITY_TEXT[spec.aer]} ${DRILL_MARKER}${text}`;
+  } else if (spec.initFailed === true) {
+    body = `NVRM: GPU ${pci}: RmInitAdapter failed! (0x22:0x56:894) ${DRILL_MARKER}${text}`;
   } else {
     body = `NVRM: GPU ${pci}: GPU has fallen off the bus. ${DRILL_MARKER}${text}`;
   }

@@ -11,6 +11,12 @@ export interface NvidiaFunction {
   kind: 'gpu' | 'switch';
   /** PCI device id, e.g. `0x2330`. */
   device: string;
+  /** The PCI port right above it (its link partner), from the device's place in /sys/devices; null when none. */
+  upstream: string | null;
+  /** The root port at the top of its hierarchy; null when none (or it is the upstream port's own top). */
+  rootPort: string | null;
+  /** The device's directory, for its other attributes (AER counters). */
+  dir: string;
 }
 
 export interface SysfsScan {
@@ -36,6 +42,28 @@ function kindOf(pciClass: string): NvidiaFunction['kind'] | null {
   return null;
 }
 
+/**
+ * The ports above a device, nearest first: /sys/bus/pci/devices/<bdf> links into
+ * /sys/devices/pci<domain>:<bus>/<root port>/.../<bdf>, one directory per hop.
+ */
+function portsAbove(entry: string): string[] {
+  let real: string;
+  try {
+    real = fs.realpathSync(entry);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  let dir = path.dirname(real);
+  for (let hops = 0; hops < 16; hops++) {
+    const pci = normalisePci(path.basename(dir));
+    if (pci === null || !/^[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/.test(path.basename(dir))) break;
+    out.push(pci);
+    dir = path.dirname(dir);
+  }
+  return out;
+}
+
 export function scanNvidiaFunctions(sysfsRoot: string): SysfsScan {
   const dir = path.join(sysfsRoot, 'bus', 'pci', 'devices');
   let names: string[];
@@ -50,7 +78,11 @@ export function scanNvidiaFunctions(sysfsRoot: string): SysfsScan {
     const kind = kindOf(read(path.join(dir, name, 'class')) ?? '');
     const pci = normalisePci(name);
     if (kind === null || pci === null) continue;
-    devices.push({ pci, kind, device: read(path.join(dir, name, 'device')) ?? '' });
+    const above = portsAbove(path.join(dir, name));
+    devices.push({
+      pci, kind, device: read(path.join(dir, name, 'device')) ?? '', dir: path.join(dir, name),
+      upstream: above[0] ?? null, rootPort: above.length > 0 ? (above[above.length - 1] as string) : null,
+    });
   }
   return { devices, error: null };
 }
