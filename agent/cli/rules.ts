@@ -13,7 +13,7 @@ const USAGE = `usage:
   gpu-health-agent rules explain CODE [--rules FILE] print the effective entry for CODE and where it came from
 
 CODE: 79 or xid:79, sxid:12, dcgm:14, dcgm:14/fail, dcgm:fail, counter:ecc-dbe-volatile,
-      event:fallen-off-bus, event:device-count-mismatch, event:pcie-aer-fatal, event:pcie-aer-nonfatal,
+      event:fallen-off-bus, event:device-count-mismatch, event:device-count-unconfirmed, event:pcie-aer-fatal, event:pcie-aer-nonfatal,
       event:pcie-aer-correctable, event:gpu-init-failed, event:gpu-unusable, recovery:2,
       fabric:manager/failure, fabric:route-unhealthy/true, fabric:incorrect-configuration/no-partition,
       or ladder (the repair ladder's settings)

@@ -60,6 +60,8 @@ function pciOf(e: Evidence): string | null {
 /** What one look at the bus teaches: the devices, the port above each GPU, who has AER counters. */
 export function learnBus(state: HealthState, scan: Extract<Evidence, { kind: 'bus-scan' }>): void {
   learnDevices(state, [...scan.gpus, ...scan.switches], 'sysfs');
+  // A bus with no NVIDIA GPU at all says nothing about a missing one (no second view).
+  state.devices.onBus = scan.gpus.length > 0 ? scan.gpus.length : null;
   for (const [port, gpu] of scan.ports) {
     const p = normalizePci(port);
     const g = normalizePci(gpu);

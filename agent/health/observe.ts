@@ -246,6 +246,18 @@ export function observe(state: HealthState, observed: Observation, rules: RuleTa
   if (addressed === null) return { state, notices, finding: null };
   obs = addressed;
   if (obs.evidence.kind === 'gpu-init-failed') noteInitFailure(state, obs);
+  if (obs.evidence.kind === 'device-count') {
+    const c = obs.evidence;
+    if (c.visible >= c.expected) {
+      // The count is back: what a shortfall reported goes (clearOn recovered).
+      const node = resolveGpu(state, { pci: null }, now, false, isFatal);
+      if (node !== null) for (const key of ['event:device-count-mismatch', 'event:device-count-unconfirmed']) recoveredKey(node, key, obs.drill, now, notices);
+      return { state, notices, finding: null };
+    }
+    // Fatal only when the PCI bus agrees that a GPU is missing.
+    const onBus = state.devices.onBus;
+    obs = { ...obs, evidence: { ...c, confirmed: onBus !== null && onBus < c.expected } };
+  }
 
   const m = classify(rules, obs.evidence);
   if (m === null) return { state, notices, finding: null };

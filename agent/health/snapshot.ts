@@ -130,7 +130,7 @@ export function emptyState(bootId: string, limits: HealthLimits = DEFAULT_LIMITS
     table: null,
     devices: {
       known: new Map(), listed: false, foreign: {}, lastForeign: null,
-      ports: new Map(), aerCounters: new Set(), initFailed: new Map(), inventories: new Map(), uuids: new Map(),
+      ports: new Map(), aerCounters: new Set(), initFailed: new Map(), inventories: new Map(), uuids: new Map(), onBus: null,
     },
     replayUntil: null,
     boots: [],

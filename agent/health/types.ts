@@ -137,6 +137,8 @@ export interface NodeDevices {
   inventories: Map<'dcgm' | 'nvml', Set<string>>;
   /** PCI -> UUID as named this boot (identity lines, inventories): which board sits in a slot now. */
   uuids: Map<string, string>;
+  /** NVIDIA GPUs on the PCI bus at sysfs's latest look; null before it listed any (the second view for a device count). */
+  onBus: number | null;
 }
 
 export const NODE_ID = 'node';

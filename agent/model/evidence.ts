@@ -63,7 +63,11 @@ export type Evidence =
   /** A counter that is non-zero, or changed, e.g. volatile double-bit ECC. */
   | { kind: 'counter'; gpu: GpuRef; counter: CounterName; value: number }
   /** Fewer GPUs visible than expected, stable over two probes. */
-  | { kind: 'device-count'; visible: number; expected: number }
+  /**
+   * Fewer GPUs visible than expected, stable over two probes (or, after that, the count
+   * back). `confirmed`: set by health, false when no second view (sysfs) agrees.
+   */
+  | { kind: 'device-count'; visible: number; expected: number; confirmed?: boolean }
   /**
    * PCIe Advanced Error Reporting on a GPU's link: the kernel's record of one error
    * (`total` null), or the kernel's counters for the GPU function and its upstream

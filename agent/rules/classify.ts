@@ -48,7 +48,8 @@ export function classify(table: RuleTable, evidence: Evidence): RuleMatch | null
     case 'fallen-off-bus':
       return follow(table, match(table, 'event', 'fallen-off-bus', null), evidence);
     case 'device-count':
-      return evidence.visible < evidence.expected ? follow(table, match(table, 'event', 'device-count-mismatch', null), evidence) : null;
+      if (evidence.visible >= evidence.expected) return null;
+      return follow(table, match(table, 'event', evidence.confirmed === false ? 'device-count-unconfirmed' : 'device-count-mismatch', null), evidence);
     case 'recovery-action':
       return match(table, 'recovery', evidence.to.code, null);
     case 'pcie-aer':

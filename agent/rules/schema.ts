@@ -20,6 +20,7 @@ const COUNTERS: readonly CounterName[] = [
 export const EVENTS = [
   'fallen-off-bus',
   'device-count-mismatch',
+  'device-count-unconfirmed',
   'pcie-aer-fatal',
   'pcie-aer-nonfatal',
   'pcie-aer-correctable',

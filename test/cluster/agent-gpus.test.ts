@@ -12,6 +12,7 @@ import { AGENT_NAMESPACE, AGENT_SA, agentIdentity, condition, createNode, getNod
 import { CONTENT_STRATEGIC_MERGE } from '../../agent/report/kube/client.ts';
 import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { seedCursorAtEnd } from '../helpers/kmsg.ts';
+import { SysfsTree } from '../helpers/sysfs-tree.ts';
 import { startFakeKubelet, type FakeKubelet } from '../helpers/fake-kubelet.ts';
 import { buildNative, DCGM_LIB, startEngine, tempDir, type Engine } from '../integration/dcgm-harness.ts';
 import { injectField, setVisibleGpus } from '../../scripts/standin/dcgm-control.ts';
@@ -52,10 +53,19 @@ async function gpuNode(capacity: string, labels: Record<string, string> = {}): P
   return name;
 }
 
-async function agentOn(node: string, extra: string[] = []): Promise<{ a: AgentProcess; socket: string; dir: string }> {
+/** The PCI bus as sysfs shows it: the second view a device count needs before it is fatal. */
+function pciBus(dir: string, gpus: number): { root: string; remove(i: number): void } {
+  const root = path.join(dir, 'sys');
+  const bdf = (i: number): string => `0000:${(0x3b + i).toString(16)}:00.0`;
+  new SysfsTree(root, Array.from({ length: gpus }, (_, i) => ({ bdf: bdf(i), vendor: '0x10de', cls: '0x030200' })));
+  return { root, remove: (i) => fs.rmSync(path.join(root, 'bus/pci/devices', bdf(i))) };
+}
+
+async function agentOn(node: string, extra: string[] = []): Promise<{ a: AgentProcess; socket: string; dir: string; bus: ReturnType<typeof pciBus> }> {
   const dir = tempDir('gha-cg-');
   dirs.push(dir);
   const socket = path.join(dir, 'he.sock');
+  const bus = pciBus(dir, 2);
   engines.push(await startEngine(socket, 2));
   const id = await agentIdentity(cluster, node);
   const s = scratch();
@@ -64,10 +74,10 @@ async function agentOn(node: string, extra: string[] = []): Promise<{ a: AgentPr
   const a = await startAgentProcess([
     '--node-name', node, '--kubeconfig', id.kubeconfig, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile,
     '--gpu-backend', 'dcgm', '--dcgm-address', `unix://${socket}`, '--dcgm-lib', DCGM_LIB, '--dcgm-interval', '200ms',
-    '--pod-resources-socket', path.join(dir, 'kubelet.sock'), ...extra,
+    '--pod-resources-socket', path.join(dir, 'kubelet.sock'), '--sysfs-root', bus.root, '--sysfs-interval', '200ms', ...extra,
   ]);
   agents.push(a);
-  return { a, socket, dir };
+  return { a, socket, dir, bus };
 }
 
 const nodeCondition = async (node: string) => condition(await getNode(cluster.admin(), node), TYPE);
@@ -79,25 +89,40 @@ const conditionBecomes = async (node: string, status: 'True' | 'False') => (awai
 /** The agent's node-level NvidiaDeviceCountMismatch finding, from /debug/state. */
 const countMismatch = async (a: AgentProcess) => (await a.state()).gpus.find((g) => g.id === 'node')?.findings.find((x) => x.reason === 'NvidiaDeviceCountMismatch');
 
-test('expected GPUs come from the Node capacity: 2 advertised, 2 visible -> True; one disappears -> False NvidiaDeviceCountMismatch', async () => {
+test('expected GPUs come from the Node capacity: 2 advertised, 2 visible -> True; one leaves the bus -> False NvidiaDeviceCountMismatch', async () => {
   const node = await gpuNode('2');
-  const { a, socket } = await agentOn(node);
+  const { a, socket, bus } = await agentOn(node);
   await conditionBecomes(node, 'True');
   await new Promise((r) => setTimeout(r, 1000)); // several probes with the capacity known
   assert.equal((await nodeCondition(node))?.status, 'True', 'visible == advertised is healthy');
   assert.equal((await a.state()).gpus.find((g) => g.id === 'node')?.findings.length ?? 0, 0);
 
+  bus.remove(1);
   await setVisibleGpus(socket, 1);
   assert.equal((await conditionBecomes(node, 'False')).reason, 'NvidiaDeviceCountMismatch');
   assert.equal((await countMismatch(a))?.detail, '1 GPUs visible, 2 expected', 'the expected count is the Node capacity');
 });
 
+test('a host engine that restarts seeing one GPU fewer, both still on the bus: a warning, and it clears when the count is back', async () => {
+  const node = await gpuNode('2');
+  const { a, socket } = await agentOn(node);
+  await conditionBecomes(node, 'True');
+  await setVisibleGpus(socket, 1);
+  const warned = await waitFor('the warning', async () => (await a.state()).gpus.find((g) => g.id === 'node')?.findings.find((f) => f.reason === 'NvidiaDeviceCountMismatchWarning'), 10_000);
+  assert.equal(warned.value.severity, 'warning');
+  assert.equal((await nodeCondition(node))?.status, 'True', "the engine's view alone never costs the node");
+  await setVisibleGpus(socket, 2);
+  await waitFor('cleared', async () => ((await a.state()).gpus.find((g) => g.id === 'node')?.findings.length === 0 ? true : undefined), 10_000);
+  assert.equal((await nodeCondition(node))?.status, 'True');
+});
+
 test('time-sliced node: capacity 20 with nvidia.com/gpu.replicas=10 means 2 GPUs; no mismatch with 2 visible, mismatch with 1', async () => {
   const node = await gpuNode('20', { 'nvidia.com/gpu.replicas': '10', 'nvidia.com/gpu.sharing-strategy': 'time-slicing' });
-  const { a, socket } = await agentOn(node);
+  const { a, socket, bus } = await agentOn(node);
   await conditionBecomes(node, 'True');
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await nodeCondition(node))?.status, 'True', '20 replicas of 2 GPUs is not 18 missing GPUs');
+  bus.remove(1);
   await setVisibleGpus(socket, 1);
   assert.equal((await conditionBecomes(node, 'False')).reason, 'NvidiaDeviceCountMismatch');
   assert.equal((await countMismatch(a))?.detail, '1 GPUs visible, 2 expected');

@@ -183,7 +183,18 @@ describe('DCGM source against the stand-in host engine', () => {
       assert.deepEqual(obs.evidence, { kind: 'device-count', visible: 1, expected: 2 });
       await sleep(300);
       assert.equal(c.observations.filter((o) => o.evidence.kind === 'device-count').length, 1);
-      assert.equal(verdictFrom(c).verdict.reason, 'NvidiaDeviceCountMismatch');
+      // Fatal only when the PCI bus agrees a GPU is gone; with both still on it, a warning.
+      const bus = (gpus: string[]): Observation => ({
+        evidence: { kind: 'bus-scan', gpus, switches: [], ports: [], aerCounters: [], expectedGpus: null }, source: 'sysfs', at: 0, drill: false,
+      });
+      assert.equal(verdictFrom(c, [bus(['0000:3b:00.0'])]).verdict.reason, 'NvidiaDeviceCountMismatch');
+      const unconfirmed = verdictFrom(c, [bus(['0000:3b:00.0', '0000:86:00.0'])]);
+      assert.equal(unconfirmed.verdict.status, 'True');
+      assert.ok([...unconfirmed.state.gpus.values()].some((g) => [...g.findings.values()].some((f) => f.entry.reason === 'NvidiaDeviceCountMismatchWarning')));
+      // The count back clears it: level evidence, not a latch until the next reboot.
+      await setVisibleGpus(socket, 2);
+      await c.waitFor('count back', () => c.observations.filter((o) => o.evidence.kind === 'device-count').length === 2 || undefined);
+      assert.equal(verdictFrom(c, [bus(['0000:3b:00.0'])]).verdict.status, 'True');
     } finally {
       await src.stop();
       await setVisibleGpus(socket, 2);

@@ -57,6 +57,7 @@ export function createDcgmSource(options: GpuSourceOptions, sink: GpuSourceSink)
         if (!loop.running) return;
         connected = true;
         loop.resetBackoff();
+        translator.reconnected();
         fabricNote = r.fabricRefused === null ? '' : `; fabric fields not watched: ${r.fabricRefused}`;
         loop.setStatus(loop.caughtUp ? 'up' : 'starting', `connected to ${options.dcgmAddress} (DCGM ${r.major}${r.standin ? ', stand-in' : ''})${fabricNote}`);
       }

@@ -23,6 +23,11 @@ export class DcgmTranslator {
   }
 
   /** Observations for one probe; `at` is the probe's wall time (ms). */
+  /** After a reconnect: the engine's count starts a new streak. */
+  reconnected(): void {
+    this.memory.resetCount();
+  }
+
   translate(probe: ProbeResult, at: number, expectedGpus: number | null): Observation[] {
     const out: Observation[] = [];
     const emit = (evidence: Evidence | null, when = at): void => {

@@ -46,13 +46,15 @@ export class GpuEvidenceMemory {
 
   /**
    * Evidence when fewer GPUs are visible than expected on two probes in a row;
-   * once per distinct (visible, expected) pair. `expected` null: no check.
+   * once per distinct (visible, expected) pair. The count is level evidence: once
+   * a shortfall was reported, the count back is evidence too (once), so the finding
+   * clears. `expected` null: no check.
    */
   deviceCount(visible: number, expected: number | null): Evidence | null {
     if (expected === null || visible >= expected) {
-      this.shortfallStreak = 0;
-      this.shortfallKey = null;
-      return null;
+      const reported = this.shortfallStreak >= 2;
+      this.resetCount();
+      return reported && expected !== null ? { kind: 'device-count', visible, expected } : null;
     }
     const key = `${visible}/${expected}`;
     if (key !== this.shortfallKey) {
@@ -62,5 +64,11 @@ export class GpuEvidenceMemory {
     }
     this.shortfallStreak++;
     return this.shortfallStreak === 2 ? { kind: 'device-count', visible, expected } : null;
+  }
+
+  /** A new connection (a restarted host engine) is a new view: its count starts a new streak. */
+  resetCount(): void {
+    this.shortfallStreak = 0;
+    this.shortfallKey = null;
   }
 }

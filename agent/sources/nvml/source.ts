@@ -48,6 +48,7 @@ export function createNvmlSource(options: GpuSourceOptions, sink: GpuSourceSink)
         if (!loop.running) return;
         opened = r;
         loop.resetBackoff();
+        translator.reconnected();
         nextCounters = 0;
         loop.setStatus(loop.caughtUp ? 'up' : 'starting', nvmlStatusDetail(r, null));
         emitAll(translator.identity(r.gpus, o.now()));

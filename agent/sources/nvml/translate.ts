@@ -8,6 +8,11 @@ import type { CountersResult, NvmlGpu, WaitEvent } from './worker.ts';
 
 export class NvmlTranslator {
   private readonly memory = new GpuEvidenceMemory();
+
+  /** After NVML was opened again: its count starts a new streak. */
+  reconnected(): void {
+    this.memory.resetCount();
+  }
   private refs = new Map<number, GpuRef>();
 
   private observe(evidence: Evidence | null, at: number, out: Observation[]): void {
