@@ -39,7 +39,9 @@ function verdict(...obs: Parameters<typeof feed>[1]): { status: string; reason: 
 test('the GPU the message names: index, PCI and UUID as the agent writes them; node-level findings; several GPUs', () => {
   const withIdentity = verdict(at({ kind: 'gpu-identity', gpu: { pci: '0000:3b:00.0', uuid: 'GPU-1111', index: 0 } }, T0), at(xid(79), T0), at(xid(48, GPU1), T0 + M));
   assert.deepEqual(gpusInMessage(withIdentity.message), ['GPU 0 (0000:3b:00.0, GPU-1111)', 'GPU (0000:86:00.0)']);
-  const count = verdict(at({ kind: 'device-count', expected: 8, visible: 7 }, T0), at({ kind: 'device-count', expected: 8, visible: 7 }, T0 + M));
+  // Fatal when the PCI bus agrees a GPU is gone: 7 on the bus.
+  const bus = at({ kind: 'bus-scan', gpus: Array.from({ length: 7 }, (_, i) => `0000:${(0x10 + i).toString(16)}:00.0`), switches: [], ports: [], aerCounters: [], expectedGpus: null }, T0, 'sysfs');
+  const count = verdict(bus, at({ kind: 'device-count', expected: 8, visible: 7 }, T0), at({ kind: 'device-count', expected: 8, visible: 7 }, T0 + M));
   assert.equal(count.reason, 'NvidiaDeviceCountMismatch');
   assert.deepEqual(gpusInMessage(count.message), ['node']);
   const warning = verdict(at(xid(13), T0));
