@@ -384,7 +384,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // Reporters connect in the background; they hold what they are told until then.
   for (const r of reporters) {
     void r
-      .start?.()
+      .start?.((adopted) => adopt({ adopted }))
       .then((result) => adopt(result))
       .catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start'));
   }
@@ -392,13 +392,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   /**
    * The node's condition as the API server has it: when this agent has no record
    * of its own (a new state dir) or agrees on the status, its transition time is
-   * the one to keep, so a restart never moves it.
+   * the one to keep, so a restart never moves it. The same for a re-created
+   * Node's new time, so a restart does not bring the old one back.
    */
   function adopt(result: unknown): void {
     const a = (result as { adopted?: { status: string; reason: string; lastTransitionTime: string } } | undefined)?.adopted;
     if (a === undefined) return;
     const ltt = Date.parse(a.lastTransitionTime);
     if (!Number.isFinite(ltt) || (a.status !== 'True' && a.status !== 'False' && a.status !== 'Unknown')) return;
+    if (view.condition?.status === a.status && view.condition.lastTransitionTime === ltt) return;
     if (view.condition === null) view.condition = { status: a.status, reason: a.reason, message: '', lastTransitionTime: ltt };
     else if (view.condition.status === a.status) view.condition = { ...view.condition, lastTransitionTime: ltt };
     else return;
