@@ -72,6 +72,8 @@ test('a watch the server ends at its timeout resumes where it was: no new read o
   assert.equal(later.failures, 0);
   const ms = await handEditPutRight(node);
   console.log(`# after ${later.watches} watches: a hand edit put right in ${ms} ms`);
+  await until('the write that put it right to return', () => r.status().writes >= 2, 5000); // the watch can see it land first
+  await sleep(500);
   assert.equal(r.status().writes, 2, 'the first write and the one that put the edit right: resuming wrote nothing');
   await r.stop();
 });
