@@ -349,14 +349,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 
   // Reporters connect in the background; they hold what they are told until then.
+  // The Node's condition as the reporter read it at start, and later as it first wrote it
+  // to a re-created Node (a new transition time, which a restart must not bring back).
+  const adopt = (raw: unknown): void => {
+    const a = adoptedOf(raw);
+    if (a === null) return;
+    if (apply({ kind: 'adopted', condition: a }).adopted === true) log.info({ adopted: { ...a, lastTransitionTime: new Date(a.lastTransitionTime).toISOString() } }, 'adopted the node condition found on the API server');
+  };
   const reportersStarted = reporters.map(async (r) =>
     r
-      .start?.()
-      .then((result) => {
-        const a = adoptedOf(result);
-        if (a === null) return;
-        if (apply({ kind: 'adopted', condition: a }).adopted === true) log.info({ adopted: { ...a, lastTransitionTime: new Date(a.lastTransitionTime).toISOString() } }, 'adopted the node condition found on the API server');
-      })
+      .start?.((adopted) => adopt({ adopted }))
+      .then(adopt)
       .catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start')),
   );
   send(start.notices);

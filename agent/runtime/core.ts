@@ -180,6 +180,7 @@ export function step(core: CoreState, event: CoreEvent, now: number, ctx: CoreCo
       // to keep, so a restart never moves it.
       const a = event.condition;
       core.node = a;
+      if (core.condition?.status === a.status && core.condition.lastTransitionTime === a.lastTransitionTime) return { ...out, adopted: false };
       if (core.condition === null) core.condition = { status: a.status, reason: a.reason, message: '', lastTransitionTime: a.lastTransitionTime };
       else if (core.condition.status === a.status) core.condition = { ...core.condition, lastTransitionTime: a.lastTransitionTime };
       else return { ...out, adopted: false };

@@ -107,7 +107,7 @@ export function withPodImpact(inner: Reporter, lookup: PodLookup, opts: PodImpac
       await inner.stop();
     },
   };
-  if (inner.start !== undefined) wrapped.start = () => (inner.start as () => Promise<unknown>)();
+  if (inner.start !== undefined) wrapped.start = (onAdopted) => (inner.start as NonNullable<Reporter['start']>)(onAdopted);
   if (inner.lastWrite !== undefined) wrapped.lastWrite = () => inner.lastWrite?.() ?? null;
   return wrapped;
 }

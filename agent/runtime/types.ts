@@ -69,6 +69,13 @@ export interface Source {
   aer?(): AerSample[];
 }
 
+/** A condition as the API server holds it; its transition time is the one the runtime keeps. */
+export interface AdoptedCondition {
+  status: string;
+  reason: string;
+  lastTransitionTime: string;
+}
+
 /** What reporters tell the debug endpoint about their last write. */
 export interface WriteRecord {
   at: number;
@@ -80,8 +87,12 @@ export interface WriteRecord {
 
 export interface Reporter {
   readonly name: string;
-  /** Connects, if it needs to; must not throw for an unreachable server. */
-  start?(): Promise<unknown>;
+  /**
+   * Connects, if it needs to; must not throw for an unreachable server.
+   * `onAdopted`: the condition as the reporter later first wrote it to a new
+   * Node object (re-created under the same name), with its new transition time.
+   */
+  start?(onAdopted?: (adopted: AdoptedCondition) => void): Promise<unknown>;
   /** The desired condition; called whenever the verdict changes, only once the agent is ready. */
   setVerdict(verdict: NodeVerdict, now: number): void;
   notice(notice: Notice): void;

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { rmSync } from 'node:fs';
 import { Cluster } from './harness/cluster.ts';
-import { agentIdentity, condition, createNode, getNode, installAgentManifests, uniqueName } from './harness/fixtures.ts';
-import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
-import { drill, marker, seedCursorAtEnd, uniquePci } from '../helpers/kmsg.ts';
+import { startAgentOnNode } from './harness/agent-on-node.ts';
+import { condition, getNode, installAgentManifests, uniqueName } from './harness/fixtures.ts';
+import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { drill, marker, uniquePci } from '../helpers/kmsg.ts';
 
 const TYPE = 'AcceleratedHardwareReady';
 let cluster: Cluster;
@@ -26,13 +27,8 @@ after(async () => {
 
 test('run: drill -> Node condition False on the API server; restart keeps lastTransitionTime', async () => {
   const node = uniqueName('run');
-  await createNode(cluster.admin(), node);
-  const id = await agentIdentity(cluster, node);
-  const s = scratch();
-  dirs.push(s.dir);
-  await seedCursorAtEnd(s.stateDir, s.bootId);
-  const args = ['--node-name', node, '--kubeconfig', id.kubeconfig, '--state-dir', s.stateDir, '--boot-id-file', s.bootIdFile, '--accept-drills'];
-  const a = await startAgentProcess(args);
+  const { agent: a, args, dir } = await startAgentOnNode(cluster, node);
+  dirs.push(dir);
   agents.push(a);
 
   const healthy = await waitFor('condition True on the Node', async () => {

@@ -32,13 +32,15 @@ const label = (a: Attr): string => `${a.verb} ${a.group ? `${a.group}/` : ''}${a
 describe('RBAC (deploy/rbac)', () => {
   const granted: Attr[] = [
     { verb: 'get', resource: 'nodes', name: 'gpu-node-1' },
+    // What the node watch is (a watch with fieldSelector metadata.name, as the kubelet keeps on its own Node).
+    { verb: 'watch', resource: 'nodes', name: 'gpu-node-1' },
     { verb: 'patch', resource: 'nodes', subresource: 'status', name: 'gpu-node-1' },
     { verb: 'create', group: 'events.k8s.io', resource: 'events', namespace: 'default' },
     { verb: 'patch', group: 'events.k8s.io', resource: 'events', namespace: 'default' },
   ];
   const denied: Attr[] = [
     { verb: 'list', resource: 'nodes' },
-    { verb: 'watch', resource: 'nodes' },
+    { verb: 'list', resource: 'nodes', name: 'gpu-node-1' },
     { verb: 'update', resource: 'nodes', name: 'gpu-node-1' },
     { verb: 'patch', resource: 'nodes', name: 'gpu-node-1' },
     { verb: 'delete', resource: 'nodes', name: 'gpu-node-1' },
@@ -74,6 +76,8 @@ describe('RBAC (deploy/rbac)', () => {
     assert.equal(await can('patch', 'nodes', '--subresource=status'), 'yes');
     assert.equal(await can('update', 'nodes', '--subresource=status'), 'no');
     assert.equal(await can('get', 'nodes'), 'yes');
+    assert.equal(await can('watch', 'nodes'), 'yes');
+    assert.equal(await can('list', 'nodes'), 'no');
     assert.equal(await can('create', 'events.events.k8s.io', '-n', 'default'), 'yes');
     assert.equal(await can('patch', 'nodes'), 'no');
     assert.equal(await can('delete', 'nodes'), 'no');
@@ -88,7 +92,7 @@ describe('RBAC (deploy/rbac)', () => {
       'selfsubjectreviews.authentication.k8s.io', 'selfsubjectaccessreviews.authorization.k8s.io', 'selfsubjectrulesreviews.authorization.k8s.io'].includes(resource!) && !resource!.startsWith('['));
     assert.deepEqual(extra, [], `unexpected grants:\n${list.stdout}`);
     const verbs = (resource: string, out: string): string | undefined => out.split('\n').find((l) => l.startsWith(`${resource} `))?.match(/\[[^\]]*\]\s*$/)?.[0].trim();
-    assert.equal(verbs('nodes', list.stdout), '[get]');
+    assert.equal(verbs('nodes', list.stdout), '[get watch]');
     assert.equal(verbs('nodes/status', list.stdout), '[patch]');
     assert.equal(verbs('events.events.k8s.io', list.stdout), '[create patch]');
     const elsewhere = await cluster().kubectl(['auth', 'can-i', '--list', '-n', 'kube-system', ...as]);
@@ -139,6 +143,14 @@ describe('admission policy (deploy/admission) with a Pod-bound token', () => {
     // Deleting Ready through the SMP $patch directive is a change too.
     assert.equal(await statusOf(patch(mine, { status: { conditions: [{ type: 'Ready', $patch: 'delete' }] } })), 403);
     assert.equal(condition(await getNode(cluster().admin(), mine), 'Ready')?.status, 'True');
+  });
+
+  test('the agent can watch its Node (the request the node watch makes) but not list nodes', async () => {
+    const selector = `fieldSelector=${encodeURIComponent(`metadata.name=${mine}`)}`;
+    const w = agent.watch(`/api/v1/nodes?watch=1&${selector}&timeoutSeconds=1`, () => undefined, { idleMs: 10_000, maxLineBytes: 1 << 20 });
+    await w.ended; // the server accepted it and ended it after its timeout (a refusal rejects)
+    assert.equal(await statusOf(agent.request('GET', `/api/v1/nodes?${selector}`)), 403);
+    assert.equal(await statusOf(agent.request('GET', '/api/v1/nodes')), 403);
   });
 
   test('capacity, labels and the rest of the Node are out of reach through nodes/status', async () => {

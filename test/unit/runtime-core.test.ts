@@ -68,6 +68,12 @@ test("adoption: the Node's transition time is kept when the agent has none or ag
   assert.equal(a?.adopted, true);
   assert.equal(fresh.condition?.lastTransitionTime, T0 - H2, 'a new state dir does not move the Node clock');
 
+  const [again] = run(fresh, [[{ kind: 'adopted', condition: { status: 'True', reason: 'NvidiaGPUIsReady', lastTransitionTime: T0 - H2 } }, T0 + M]]);
+  assert.deepEqual([again?.adopted, again?.save], [false, false], 'the same time again changes nothing');
+  // A re-created Node: the writer's first write there is the new transition time, and the agent keeps it.
+  const [renewed] = run(fresh, [[{ kind: 'adopted', condition: { status: 'True', reason: 'NvidiaGPUIsReady', lastTransitionTime: T0 + 2 * M } }, T0 + 2 * M]]);
+  assert.deepEqual([renewed?.adopted, fresh.condition?.lastTransitionTime], [true, T0 + 2 * M]);
+
   const mine = core({ status: 'False', reason: 'NvidiaXID79Error', message: '', lastTransitionTime: T0 - M });
   const [b] = run(mine, [[{ kind: 'adopted', condition: { status: 'True', reason: 'NvidiaGPUIsReady', lastTransitionTime: T0 - H2 } }, T0]]);
   assert.equal(b?.adopted, false);

@@ -4,6 +4,10 @@
 // False is written at once, other changes are coalesced, and a heartbeat
 // refreshes lastHeartbeatTime. Before its first write the writer reads the
 // node and adopts the condition found there (status and transition time).
+// After that the node watch tells it what the server holds: a condition
+// changed or removed by someone else is written back like any other change,
+// and a Node object created anew under the name (a new uid) gets the
+// condition with a new transition time, the time of its first write there.
 import type { NodeVerdict } from '../../model/verdict.ts';
 import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
 import { CONTENT_STRATEGIC_MERGE, type KubeClient } from './client.ts';
@@ -23,6 +27,8 @@ export interface ConditionWriterOptions {
   clock: () => number;
   random: () => number;
   backoff: BackoffPolicy;
+  /** Hears the condition as first written to a new Node object, whose transition time is new. */
+  onAdopted?: (adopted: AdoptedCondition) => void;
 }
 
 export interface AdoptedCondition {
@@ -59,6 +65,10 @@ export class ConditionWriter {
   private inFlight: Promise<void> | undefined;
   private stopped = false;
   private nodeUidValue: string | undefined;
+  /** The watch saw the Node deleted (or absent): nothing to write to until one exists. */
+  private nodeGone = false;
+  /** A new Node object: the next write starts a new transition time. */
+  private freshNode = false;
   private gpusValue: number | null = null;
   private stats = { writes: 0, failures: 0, lastWriteAt: undefined as number | undefined, lastError: undefined as string | undefined };
 
@@ -118,6 +128,37 @@ export class ConditionWriter {
     }
   }
 
+  /**
+   * What the API server holds now, from the node watch; null: no such Node.
+   * Compared with `current` like a read: a difference is written back (False
+   * at once, others after the coalescing window).
+   */
+  observeNode(node: NodeLike | null): void {
+    if (this.stopped) return;
+    const { logger, nodeName } = this.opts;
+    if (node === null) {
+      if (!this.nodeGone) logger.warn({ node: nodeName, uid: this.nodeUidValue }, 'the node is gone; its condition is written when a Node of this name exists again');
+      this.nodeGone = true;
+      this.current = undefined;
+      this.clearTimer();
+      return;
+    }
+    const uid = node.metadata?.uid;
+    const renewed = this.nodeGone || (uid !== undefined && this.nodeUidValue !== undefined && uid !== this.nodeUidValue);
+    this.nodeGone = false;
+    this.synced = true;
+    this.adopt(node);
+    if (renewed) {
+      logger.info({ node: nodeName, uid }, 'a new Node object under this name: its condition starts a new transition time');
+      // Whatever the new object carries (a restored copy, say) is not this agent's word on it yet.
+      this.freshNode = true;
+      this.dirtySince ??= this.opts.clock();
+      this.retryAt = undefined;
+      this.consecutiveFailures = 0;
+    }
+    this.arm();
+  }
+
   /** When the next write is due, or undefined if nothing is to be written. */
   private dueAt(): number | undefined {
     const desired = this.desired;
@@ -134,7 +175,7 @@ export class ConditionWriter {
   }
 
   private arm(): void {
-    if (this.stopped || this.inFlight !== undefined) return;
+    if (this.stopped || this.inFlight !== undefined || this.nodeGone) return;
     const due = this.dueAt();
     if (due === undefined || due === Infinity) return;
     if (this.timer !== undefined && this.timerAt <= due) return;
@@ -175,6 +216,19 @@ export class ConditionWriter {
     this.gpusValue = expectedGpusFromNode(node);
     if (this.desired !== undefined && sameContent(this.current, this.desired)) this.dirtySince = undefined;
     else if (this.desired !== undefined) this.dirtySince ??= this.opts.clock();
+    this.followServerSince();
+  }
+
+  /**
+   * Where the server agrees on the status, its transition time is when that
+   * status began: a condition later changed by someone else is written back
+   * with it (after a restart too), not with the time this process saw it.
+   */
+  private followServerSince(): void {
+    const c = this.current;
+    if (c === undefined || this.desired === undefined || c.status !== this.desired.status) return;
+    const since = Date.parse(c.lastTransitionTime);
+    if (Number.isFinite(since)) this.statusSince = since;
   }
 
   /** One attempt: read the node if never read, then patch the latest desired state. Never throws. */
@@ -186,7 +240,9 @@ export class ConditionWriter {
       const now = clock();
       const due = this.dueAt();
       if (desired === undefined || due === undefined || (due > now && !this.stopped)) return;
-      const condition = conditionToWrite(this.opts.conditionType, desired, this.statusSince, this.current, now);
+      // A new Node object: neither an old transition time nor what it carries counts.
+      const fresh = this.freshNode;
+      const condition = conditionToWrite(this.opts.conditionType, desired, fresh ? now : this.statusSince, fresh ? undefined : this.current, now);
       const flipped = this.current?.status !== condition.status;
       const why = this.dirtySince === undefined ? 'heartbeat' : flipped ? 'transition' : 'update';
       if (this.opts.dryRun || client === undefined) {
@@ -206,6 +262,12 @@ export class ConditionWriter {
       }
       // The desired state may have changed while the request was out; compare again.
       this.dirtySince = this.desired !== undefined && !sameContent(this.current, this.desired) ? clock() : undefined;
+      this.followServerSince();
+      if (fresh && this.freshNode) {
+        this.freshNode = false;
+        const c = this.current;
+        this.opts.onAdopted?.({ status: c.status, reason: c.reason, lastTransitionTime: c.lastTransitionTime });
+      }
       this.stats.writes++;
       this.stats.lastWriteAt = now;
       this.stats.lastError = undefined;

@@ -15,7 +15,7 @@ export interface NodeCondition {
 }
 
 export interface NodeLike {
-  metadata?: { name?: string; uid?: string; labels?: Record<string, string> };
+  metadata?: { name?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> };
   status?: { conditions?: Partial<NodeCondition>[]; capacity?: Record<string, string> };
 }
 

@@ -1,7 +1,8 @@
-// The Kubernetes reporter: the node condition writer and the Event recorder
-// behind one small interface for the runtime. Connection: `kubeconfig` when
-// given, else in-cluster; in dry-run a missing connection is fine and nothing
-// is ever written, only logged.
+// The Kubernetes reporter: the node condition writer, the watch on the own
+// Node that keeps it honest, and the Event recorder behind one small
+// interface for the runtime. Connection: `kubeconfig` when given, else
+// in-cluster; in dry-run a missing connection is fine, nothing is watched and
+// nothing is ever written, only logged.
 import type { PodRef } from '../../model/pod-ref.ts';
 import type { NodeVerdict, Notice } from '../../model/verdict.ts';
 import { DEFAULT_BACKOFF, describeError, type BackoffPolicy } from './backoff.ts';
@@ -10,6 +11,7 @@ import { ConditionWriter, type AdoptedCondition, type ConditionWriterStatus } fr
 import { loadConnection, type KubeConnection } from './connection.ts';
 import { EventRecorder, type EventRecorderStatus } from './events.ts';
 import type { KubeLogger } from './log.ts';
+import { NodeWatch, type NodeWatchStatus } from './node-watch.ts';
 
 export const DEFAULT_CONDITION_TYPE = 'AcceleratedHardwareReady';
 
@@ -32,6 +34,10 @@ export interface KubeReporterOptions {
   /** Per-request limit, ms. Default 10 s. */
   requestTimeoutMs?: number;
   backoff?: BackoffPolicy;
+  /** Reconnect pace of the node watch; default WATCH_BACKOFF. */
+  watchBackoff?: BackoffPolicy;
+  /** Seconds the API server is asked to keep each watch open (jittered up to twice); default 300. */
+  watchTimeoutS?: number;
   /** Event rate limit: burst (default 25), then one call per refillMs (default 5000). */
   eventBurst?: number;
   eventRefillMs?: number;
@@ -44,6 +50,8 @@ export interface KubeReporterOptions {
 export interface KubeReporterStatus extends Omit<ConditionWriterStatus, 'current'> {
   condition: ConditionWriterStatus['current'];
   events: EventRecorderStatus;
+  /** Null where nothing is watched (dry run, before start). */
+  nodeWatch: NodeWatchStatus | null;
 }
 
 /** What the debug endpoint shows about the last write (same shape as the runtime's WriteRecord). */
@@ -56,8 +64,12 @@ export interface KubeWriteRecord {
 
 export interface KubeReporter {
   readonly name: 'kube';
-  /** Connects and reads the node; `adopted` is the condition found there. Never throws for an unreachable server. */
-  start(): Promise<{ adopted?: AdoptedCondition; error?: string }>;
+  /**
+   * Connects and reads the node; `adopted` is the condition found there. Never
+   * throws for an unreachable server. `onAdopted` hears of a later one: the
+   * condition as first written to a re-created Node, with its new transition time.
+   */
+  start(onAdopted?: (adopted: AdoptedCondition) => void): Promise<{ adopted?: AdoptedCondition; error?: string }>;
   setVerdict(verdict: NodeVerdict, now: number): void;
   notice(notice: Notice): void;
   /** The notice as an Event regarding a Pod that holds the GPU, in the Pod's namespace. */
@@ -77,13 +89,15 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
   let client: KubeClient | undefined;
   let writer: ConditionWriter | undefined;
   let events: EventRecorder | undefined;
+  let watch: NodeWatch | undefined;
+  let stopped = false;
   // Before start() resolves, what the runtime says is held here and replayed.
   let early: { verdict?: { v: NodeVerdict; now: number }; notices: Array<{ n: Notice; pod?: PodRef }> } = { notices: [] };
 
   return {
     name: 'kube',
 
-    async start() {
+    async start(onAdopted) {
       try {
         const conn = opts.connection ?? (await loadConnection(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}));
         client = new KubeClient(conn, { timeoutMs: opts.requestTimeoutMs ?? 10_000 });
@@ -102,6 +116,7 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         clock,
         random,
         backoff,
+        ...(onAdopted !== undefined ? { onAdopted } : {}),
       });
       const w = writer;
       events = new EventRecorder({
@@ -121,6 +136,20 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         maxPendingCreates: 64,
       });
       const result = await writer.start();
+      // In a dry run the writer's `current` is what it would have written: the server's would always differ.
+      if (client !== undefined && !dryRun && !stopped) {
+        watch = new NodeWatch({
+          client,
+          nodeName: opts.nodeName,
+          onNode: (node) => w.observeNode(node),
+          logger: opts.logger,
+          clock,
+          random,
+          ...(opts.watchBackoff !== undefined ? { backoff: opts.watchBackoff } : {}),
+          ...(opts.watchTimeoutS !== undefined ? { timeoutS: opts.watchTimeoutS } : {}),
+        });
+        watch.start();
+      }
       const held = early;
       early = { notices: [] };
       if (held.verdict !== undefined) writer.setVerdict(held.verdict.v, held.verdict.now);
@@ -151,10 +180,10 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
     status() {
       if (writer === undefined || events === undefined) {
         const none = { created: 0, seriesUpdates: 0, dropped: 0, failures: 0, pending: early.notices.length, lastError: undefined, lastWriteAt: undefined };
-        return { lastWriteAt: undefined, lastError: undefined, pending: early.verdict !== undefined, writes: 0, failures: 0, condition: undefined, events: none };
+        return { lastWriteAt: undefined, lastError: undefined, pending: early.verdict !== undefined, writes: 0, failures: 0, condition: undefined, events: none, nodeWatch: null };
       }
       const { current, ...rest } = writer.status();
-      return { ...rest, condition: current, events: events.status() };
+      return { ...rest, condition: current, events: events.status(), nodeWatch: watch?.status() ?? null };
     },
 
     expectedGpus() {
@@ -170,6 +199,8 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
     },
 
     async stop() {
+      stopped = true;
+      watch?.stop();
       await Promise.all([writer?.stop(), events?.stop()]);
       client?.close();
     },

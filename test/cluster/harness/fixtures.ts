@@ -42,7 +42,7 @@ export interface NodeCondition {
 }
 
 export interface NodeObject {
-  metadata: { name: string; uid: string; resourceVersion: string; labels?: Record<string, string> };
+  metadata: { name: string; uid: string; resourceVersion: string; creationTimestamp: string; labels?: Record<string, string> };
   status: { conditions?: NodeCondition[]; capacity?: Record<string, string> };
 }
 
