@@ -36,7 +36,10 @@ test('the real /dev/kmsg is there (this suite needs it)', () => {
 
 test('with the entry reserving a pool thread, a parked kmsg reader leaves libuv four threads', (t) => {
   const withReserve = probe(true);
-  const without = probe(false);
+  // The ring is shared: while other tests write to it the reader is reading, not parked in
+  // poll(2), and holds no thread. Measure again (at most three times) until it was parked.
+  let without = probe(false);
+  for (let i = 0; i < 2 && without < 1900; i++) without = probe(false);
   t.diagnostic(`4 x sleep(1) on the pool: ${withReserve} ms with the reserve, ${without} ms without`);
   assert.ok(withReserve < 1700, `four calls should run together: ${withReserve} ms`);
   assert.ok(without >= 1900, `without the reserve the reader holds one of four threads: ${without} ms`);
