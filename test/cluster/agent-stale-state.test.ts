@@ -2,31 +2,27 @@
 // older agent's file, one restored from a backup), never turns the Node True:
 // the agent reads the kernel log again and finds the fault anew.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster } from './harness/cluster.ts';
-import { agentIdentity, condition, createNode, getNode, installAgentManifests, uniqueName } from './harness/fixtures.ts';
+import { useAgentCluster } from './harness/hooks.ts';
+import { agentIdentity, condition, createNode, getNode, uniqueName } from './harness/fixtures.ts';
 import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 
 const TYPE = 'AcceleratedHardwareReady';
-let cluster: Cluster;
 const agents: AgentProcess[] = [];
 const dirs: string[] = [];
-
-before(async () => {
-  cluster = await Cluster.forTests();
-  await installAgentManifests(cluster);
-});
+// Registered before the cluster's hooks, so the agents end before the API server does.
 after(async () => {
   for (const a of agents) await a.kill();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  await cluster?.release();
 });
+const clusterOf = useAgentCluster();
 
 test('a state file older than the Node False, without its finding, gets the kernel log read again', async () => {
   const node = uniqueName('stale');
+  const cluster = clusterOf();
   await createNode(cluster.admin(), node);
   const id = await agentIdentity(cluster, node);
   const s = scratch();
