@@ -94,3 +94,12 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
     await sleep(everyMs);
   }
 }
+
+/** `gpu-health-agent clear` on the agent's control socket: every finding cleared, as an operator would. */
+export async function clearFindings(stateDir: string): Promise<void> {
+  const child = spawn(process.execPath, [...shebangFlags(), MAIN, 'clear', '--state-dir', stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((res) => child.once('exit', res));
+  if (code !== 0) throw new Error(`clear exited ${code}: ${err}`);
+}

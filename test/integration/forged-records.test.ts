@@ -7,14 +7,13 @@
 // (syslog and dmesg forms) and logger-style lines must do the same through --log-file.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startAgentProcess, scratch, waitFor, ROOT, type AgentProcess } from '../helpers/agent-process.ts';
-import { kmsgLastSeq, kmsgRecordsAfter, seedCursorAtEnd } from '../helpers/kmsg.ts';
+import { startAgentProcess, scratch, waitFor, type AgentProcess } from '../helpers/agent-process.ts';
+import { seedCursorAtEnd } from '../helpers/kmsg.ts';
+import { buildForger as buildForgerIn, forge, renamed as renamedIn, type Vector } from '../helpers/forge.ts';
 import { syslogStamp } from '../helpers/log-lines.ts';
 import type { KmsgRecord } from '../../agent/parse/kmsg-record.ts';
 import type { DebugState } from '../../agent/report/debug/state-types.ts';
@@ -28,30 +27,17 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-
 /** A work dir every user can enter, with the forger compiled into it. */
 function buildForger(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gha-forge-'));
-  dirs.push(dir);
-  chmodSync(dir, 0o755);
-  const bin = join(dir, 'forge');
-  execFileSync('gcc', ['-O0', '-o', bin, join(ROOT, 'test/fixtures/forge/forge.c')]);
-  chmodSync(bin, 0o755);
+  const bin = buildForgerIn(tmpdir());
+  dirs.push(join(bin, '..'));
   return bin;
 }
 
 /** The forger under a file name of the attacker's choice (any bytes but '/' and NUL). */
 function renamed(bin: string, fileName: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gha-forge-name-'));
-  dirs.push(dir);
-  chmodSync(dir, 0o755);
-  const path = join(dir, fileName);
-  copyFileSync(bin, path);
-  chmodSync(path, 0o755);
-  // A plain path to exec it by (a newline in argv is fine, but keep the command readable).
-  const link = join(dir, 'run');
-  symlinkSync(path, link);
+  const link = renamedIn(tmpdir(), bin, fileName);
+  dirs.push(join(link, '..'));
   return link;
 }
 
@@ -72,32 +58,6 @@ function memoryCgroup(): string {
   writeFileSync(join(dir, 'memory.max'), String(32 << 20));
   if (existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0');
   return dir;
-}
-
-interface Vector {
-  name: string;
-  /** The command; it runs as nobody unless `root`. */
-  argv: string[];
-  root?: boolean;
-  cgroup?: string;
-}
-
-/** Runs one vector and returns the kernel-facility records that quote it (those naming its pid). */
-async function forge(v: Vector): Promise<KmsgRecord[]> {
-  // Segfault and trap reports share the kernel's printk rate limit (10 per 5 s): try again after a pause.
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const from = kmsgLastSeq();
-    const inner = v.root === true ? v.argv : ['setpriv', ...NOBODY, ...v.argv];
-    const script = v.cgroup === undefined ? 'exec "$@"' : `echo $$ > ${v.cgroup}/cgroup.procs && exec "$@"`;
-    const r = spawnSync('sh', ['-c', script, 'sh', ...inner], { stdio: 'ignore', timeout: 20_000 });
-    const pid = r.pid;
-    await sleep(100);
-    const word = new RegExp(`(?<![0-9])${pid}(?![0-9])`);
-    const mine = kmsgRecordsAfter(from).filter((rec) => rec.facility === 0 && (rec.text.includes('NVRM') || rec.text.includes('SXid')) && word.test(rec.text));
-    if (mine.length > 0) return mine;
-    await sleep(5500);
-  }
-  throw new Error(`${v.name}: the kernel wrote no record for it`);
 }
 
 const total = (counts: Record<string, number> | null | undefined): number => Object.values(counts ?? {}).reduce((a, b) => a + b, 0);
