@@ -4,6 +4,9 @@
 // False is written at once, other changes are coalesced, and a heartbeat
 // refreshes lastHeartbeatTime. Before its first write the writer reads the
 // node and adopts the condition found there (status and transition time).
+// Each heartbeat comes a random 0-10% early: agents that wrote in the same
+// second (a fleet-wide Xid storm, the API server's return after an outage)
+// would otherwise heartbeat in the same second for ever (bench/fleet.ts).
 import type { NodeVerdict } from '../../model/verdict.ts';
 import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
 import { CONTENT_STRATEGIC_MERGE, type KubeClient } from './client.ts';
@@ -24,6 +27,9 @@ export interface ConditionWriterOptions {
   random: () => number;
   backoff: BackoffPolicy;
 }
+
+/** Heartbeats come up to this fraction of the interval early, never late. */
+export const HEARTBEAT_JITTER = 0.1;
 
 export interface AdoptedCondition {
   status: NodeCondition['status'];
@@ -61,10 +67,17 @@ export class ConditionWriter {
   private nodeUidValue: string | undefined;
   private gpusValue: number | null = null;
   private stats = { writes: 0, failures: 0, lastWriteAt: undefined as number | undefined, lastError: undefined as string | undefined };
+  /** This heartbeat's interval: drawn again after every write. */
+  private heartbeatMs: number;
 
   constructor(opts: ConditionWriterOptions) {
     this.opts = opts;
     this.path = `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/status`;
+    this.heartbeatMs = this.drawHeartbeat();
+  }
+
+  private drawHeartbeat(): number {
+    return Math.round(this.opts.heartbeatMs * (1 - HEARTBEAT_JITTER * this.opts.random()));
   }
 
   get nodeUid(): string | undefined {
@@ -125,7 +138,7 @@ export class ConditionWriter {
     // Our own last write when there is one: the API server keeps whole seconds of
     // lastHeartbeatTime, which would bring every heartbeat up to a second early.
     const heartbeatBase = this.stats.lastWriteAt ?? (this.current === undefined ? undefined : Date.parse(this.current.lastHeartbeatTime));
-    let due = heartbeatBase === undefined || Number.isNaN(heartbeatBase) ? Infinity : heartbeatBase + this.opts.heartbeatMs;
+    let due = heartbeatBase === undefined || Number.isNaN(heartbeatBase) ? Infinity : heartbeatBase + this.heartbeatMs;
     if (this.dirtySince !== undefined) {
       const urgent = desired.status === 'False' && this.current?.status !== 'False';
       due = Math.min(due, urgent ? this.dirtySince : this.dirtySince + this.opts.coalesceMs);
@@ -208,6 +221,7 @@ export class ConditionWriter {
       this.dirtySince = this.desired !== undefined && !sameContent(this.current, this.desired) ? clock() : undefined;
       this.stats.writes++;
       this.stats.lastWriteAt = now;
+      this.heartbeatMs = this.drawHeartbeat();
       this.stats.lastError = undefined;
       this.consecutiveFailures = 0;
       this.retryAt = undefined;
