@@ -37,6 +37,8 @@ export interface KubeReporterOptions {
   eventRefillMs?: number;
   /** Least time between two series updates of one Event. Default 10 s. */
   eventSeriesIntervalMs?: number;
+  /** Notices of one finding on several GPUs within this window are one Node Event series. Default 60 s; 0 turns it off. */
+  eventFoldWindowMs?: number;
   clock?: () => number;
   random?: () => number;
 }
@@ -119,6 +121,7 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         seriesIntervalMs: opts.eventSeriesIntervalMs ?? 10_000,
         maxKeys: 512,
         maxPendingCreates: 64,
+        foldWindowMs: opts.eventFoldWindowMs ?? 60_000,
       });
       const result = await writer.start();
       const held = early;
