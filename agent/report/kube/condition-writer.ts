@@ -7,6 +7,10 @@
 // Each heartbeat comes a random 0-10% early: agents that wrote in the same
 // second (a fleet-wide Xid storm, the API server's return after an outage)
 // would otherwise heartbeat in the same second for ever (bench/fleet.ts).
+// A change that keeps the status (new counts, another reason) is written at
+// most once per `updateIntervalMs` after the last write: in a storm over a
+// thousand nodes, one write a second each swamped the API server and held the
+// urgent False writes of other nodes up for tens of seconds (bench/fleet.ts).
 import type { NodeVerdict } from '../../model/verdict.ts';
 import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
 import { CONTENT_STRATEGIC_MERGE, type KubeClient } from './client.ts';
@@ -21,6 +25,8 @@ export interface ConditionWriterOptions {
   conditionType: string;
   heartbeatMs: number;
   coalesceMs: number;
+  /** Least time from the last write to a write that keeps the status. */
+  updateIntervalMs: number;
   dryRun: boolean;
   logger: KubeLogger;
   clock: () => number;
@@ -141,7 +147,10 @@ export class ConditionWriter {
     let due = heartbeatBase === undefined || Number.isNaN(heartbeatBase) ? Infinity : heartbeatBase + this.heartbeatMs;
     if (this.dirtySince !== undefined) {
       const urgent = desired.status === 'False' && this.current?.status !== 'False';
-      due = Math.min(due, urgent ? this.dirtySince : this.dirtySince + this.opts.coalesceMs);
+      let change = urgent ? this.dirtySince : this.dirtySince + this.opts.coalesceMs;
+      const last = this.stats.lastWriteAt;
+      if (this.current?.status === desired.status && last !== undefined) change = Math.max(change, last + this.opts.updateIntervalMs);
+      due = Math.min(due, change);
     }
     return this.retryAt === undefined ? due : Math.max(due, this.retryAt);
   }
