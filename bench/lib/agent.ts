@@ -31,10 +31,13 @@ export interface BenchAgent {
   stop(): Promise<number | null>;
 }
 
-/** Starts `run` with `args`; resolves once its debug server listens. */
-export async function startAgent(args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<BenchAgent> {
+/** Starts `run` with `args` (the built agent, its shebang's flags, unless told otherwise); resolves once its debug server listens. */
+export async function startAgent(
+  args: string[],
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; /** Another entry point (a bundle) */ main?: string; /** Instead of the shebang's */ nodeFlags?: string[] },
+): Promise<BenchAgent> {
   const out = openSync(opts.logFile, 'w');
-  const proc = spawn(process.execPath, [...shebangFlags(), MAIN, 'run', '--debug-addr', '127.0.0.1:0', ...args], {
+  const proc = spawn(process.execPath, [...(opts.nodeFlags ?? shebangFlags()), opts.main ?? MAIN, 'run', '--debug-addr', '127.0.0.1:0', ...args], {
     stdio: ['ignore', out, out],
     env: { ...process.env, ...opts.env },
   });
