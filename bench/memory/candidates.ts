@@ -16,6 +16,8 @@ export interface Candidate {
   /** Entry point; the tsc output (dist/agent/main.js) when absent. */
   main?: string;
   nodeFlags: string[];
+  /** Extra environment, e.g. MALLOC_ARENA_MAX. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function buildBundle(): Promise<string> {
 export interface CandidateResult {
   name: string;
   nodeFlags: string[];
+  env: Record<string, string>;
   bundled: boolean;
   idleRssMiB: Spread;
   idleAnonMiB: Spread;
@@ -65,7 +68,7 @@ async function once(c: Candidate, records: number, kmsg: string): Promise<{ idle
   if (kmsg !== 'none') await seedCursorAtEnd(stateDir, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), kmsg);
   const agent = await startAgent(
     ['--dry-run', '--node-name', 'bench-node', '--state-dir', stateDir, '--kmsg', kmsg, '--log-file', kernLog, '--gpu-backend', 'none'],
-    { logFile: join(dir, 'agent.log'), nodeFlags: c.nodeFlags, ...(c.main !== undefined ? { main: c.main } : {}) },
+    { logFile: join(dir, 'agent.log'), nodeFlags: c.nodeFlags, ...(c.main !== undefined ? { main: c.main } : {}), ...(c.env !== undefined ? { env: c.env } : {}) },
   );
   try {
     await until('agent ready', async () => ((await agent.get('/readyz')).status === 200 ? true : undefined), 15_000, 100);
@@ -94,6 +97,7 @@ export async function measureCandidates(candidates: Candidate[], opts: { runs: n
     return {
       name: c.name,
       nodeFlags: c.nodeFlags,
+      env: c.env ?? {},
       bundled: c.main !== undefined,
       idleRssMiB: spread(xs.map((x) => x.idle), 1),
       idleAnonMiB: spread(xs.map((x) => x.idleAnon), 1),

@@ -33,7 +33,7 @@ interface Calls {
   updates: Array<{ name: string; count: number }>;
 }
 
-function recorder(foldWindowMs: number, calls: Calls): EventRecorder {
+function recorder(foldWindowMs: number, calls: Calls, hold?: (now: number) => boolean): EventRecorder {
   const logger = {
     debug() {},
     warn() {},
@@ -48,6 +48,7 @@ function recorder(foldWindowMs: number, calls: Calls): EventRecorder {
     client: undefined, namespace: 'default', nodeName: 'n1', nodeUid: () => undefined, dryRun: true, logger,
     clock: () => Date.now(), random: () => 0.5, backoff: DEFAULT_BACKOFF,
     burst: 25, refillMs: 5000, seriesIntervalMs: 10_000, maxKeys: 512, maxPendingCreates: 64, foldWindowMs,
+    ...(hold !== undefined ? { hold } : {}),
   });
 }
 
@@ -109,6 +110,25 @@ test('with folding off (window 0) every GPU is its own Event, as before', async 
     for (let g = 0; g < 8; g++) r.notice(note(g, 119, Date.now()));
     await run(5000);
     assert.equal(r.status().created, 8);
+    await r.stop();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('Events wait while the node\'s False is being written, then go', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+  try {
+    const calls: Calls = { creates: [], updates: [] };
+    let holding = true;
+    const r = recorder(60_000, calls, () => holding);
+    for (let g = 0; g < 8; g++) r.notice(note(g, 79, Date.now()));
+    await run(3000);
+    assert.equal(r.status().created, 0, 'nothing while the condition write is pending');
+    holding = false;
+    await run(1000);
+    assert.equal(r.status().created, 1);
+    assert.equal(calls.creates[0]?.count, 8);
     await r.stop();
   } finally {
     mock.timers.reset();

@@ -7,7 +7,7 @@
 // (bench/fleet.ts showed both cliffs).
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
-import { ConditionWriter, HEARTBEAT_JITTER } from '../../agent/report/kube/condition-writer.ts';
+import { ConditionWriter, HEARTBEAT_JITTER, HOLD_EVENTS_MS } from '../../agent/report/kube/condition-writer.ts';
 import { DEFAULT_BACKOFF } from '../../agent/report/kube/backoff.ts';
 
 const HEARTBEAT = 300_000;
@@ -110,6 +110,27 @@ test('in a storm, False is written at once and changes that keep it are written 
     await advance(1500);
     assert.equal(w.status().current?.message, 'DCGM is down');
     assert.ok((w.status().lastWriteAt as number) - t2 <= 1100);
+    await w.stop(0);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('Events are held while a transition to False waits, and never longer than HOLD_EVENTS_MS', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-12-01T10:00:00Z') });
+  try {
+    const w = writer([0.5]);
+    await w.start();
+    w.setVerdict(healthy, Date.now());
+    await advance(1500);
+    assert.equal(w.holdsEvents(Date.now()), false, 'True written: nothing to wait for');
+    const t0 = Date.now();
+    w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: 'x' }, t0);
+    assert.equal(w.holdsEvents(t0), true, 'the False is not written yet');
+    assert.equal(w.holdsEvents(t0 + HOLD_EVENTS_MS), false, 'bounded');
+    await advance(100);
+    assert.equal(w.status().current?.status, 'False');
+    assert.equal(w.holdsEvents(Date.now()), false, 'written: Events may go');
     await w.stop(0);
   } finally {
     mock.timers.reset();

@@ -34,6 +34,9 @@ export interface ConditionWriterOptions {
   backoff: BackoffPolicy;
 }
 
+/** The longest Events wait for a False write (an API server refusing it must not silence them). */
+export const HOLD_EVENTS_MS = 30_000;
+
 /** Heartbeats come up to this fraction of the interval early, never late. */
 export const HEARTBEAT_JITTER = 0.1;
 
@@ -114,6 +117,16 @@ export class ConditionWriter {
     if (sameContent(this.current, verdict)) this.dirtySince = undefined;
     else this.dirtySince ??= this.opts.clock();
     this.arm();
+  }
+
+  /**
+   * A transition to False is waiting or in flight (for at most HOLD_EVENTS_MS):
+   * Events wait for it, so that in a fleet-wide storm each node's first request
+   * is its condition, not three Events (bench/fleet.ts).
+   */
+  holdsEvents(now: number): boolean {
+    const urgent = this.desired?.status === 'False' && this.current?.status !== 'False';
+    return urgent && this.dirtySince !== undefined && now - this.dirtySince < HOLD_EVENTS_MS;
   }
 
   status(): ConditionWriterStatus {

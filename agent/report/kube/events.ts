@@ -18,6 +18,8 @@ const { randomBytes } = process.getBuiltinModule('node:crypto');
 import { TokenBucket } from './token-bucket.ts';
 
 export const REPORTING_CONTROLLER = 'gpu-health-agent';
+/** How often held Events look again whether they may go. */
+const HOLD_POLL_MS = 100;
 
 export interface EventRecorderOptions {
   /** Absent only in dry-run without any API access. */
@@ -40,6 +42,8 @@ export interface EventRecorderOptions {
   maxPendingCreates: number;
   /** A notice folds into a series of the same `fold` begun at most this long before it. 0: never. */
   foldWindowMs: number;
+  /** While this says so, no Event call is made (the node's condition goes first). */
+  hold?: (now: number) => boolean;
 }
 
 export interface EventRecorderStatus {
@@ -226,6 +230,10 @@ export class EventRecorder {
       const now = this.opts.clock();
       if (this.retryAt > now) {
         wakeAt = this.retryAt;
+        break;
+      }
+      if (this.opts.hold?.(now) === true) {
+        wakeAt = now + HOLD_POLL_MS;
         break;
       }
       const next = this.nextWork(now);

@@ -125,6 +125,7 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         maxKeys: 512,
         maxPendingCreates: 64,
         foldWindowMs: opts.eventFoldWindowMs ?? 60_000,
+        hold: (now) => w.holdsEvents(now),
       });
       const result = await writer.start();
       const held = early;
