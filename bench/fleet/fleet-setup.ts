@@ -3,11 +3,10 @@
 // Pod (so every simulated agent passes the chart's RBAC and admission policy as
 // its own node's agent, as in a real cluster); and a watch on every Node that
 // records when each one's condition changed.
-import https from 'node:https';
 import type { Cluster } from '../../test/cluster/harness/cluster.ts';
-import { AGENT_NAMESPACE, AGENT_SA, createNode, type NodeObject } from '../../test/cluster/harness/fixtures.ts';
+import { AGENT_NAMESPACE, AGENT_SA, createNode } from '../../test/cluster/harness/fixtures.ts';
 import type { KubeConnection } from '../../agent/report/kube/connection.ts';
-import { kubeconfigConnection } from '../../agent/report/kube/connection.ts';
+import { openWatch } from '../../test/cluster/harness/watch.ts';
 
 /** Runs `fn` over `items`, `limit` at a time. */
 export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -60,36 +59,18 @@ export interface FleetWatch {
 
 /** One watch on every Node (as a controller such as Karpenter holds), from `resourceVersion`. */
 export async function watchFleet(cluster: Cluster, type: string, resourceVersion: string): Promise<FleetWatch> {
-  const conn = await kubeconfigConnection(cluster.state.kubeconfig);
-  const url = new URL(`/api/v1/nodes?watch=true&resourceVersion=${resourceVersion}`, conn.server);
   const changes = new Map<string, ConditionChange[]>();
-  const w: FleetWatch = { changes, events: 0, endedAt: null, close: () => req.destroy() };
-  const req = https.get(url, { ...(conn.ca ? { ca: conn.ca } : {}), ...(conn.clientCert ? { cert: conn.clientCert } : {}), ...(conn.clientKey ? { key: conn.clientKey } : {}) }, (res) => {
-    let buf = '';
-    res.setEncoding('utf8');
-    res.on('end', () => (w.endedAt ??= Date.now()));
-    res.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim() === '') continue;
-        const ev = JSON.parse(line) as { type: string; object: NodeObject };
-        if (ev.type !== 'MODIFIED') continue;
-        w.events++;
-        const c = ev.object.status.conditions?.find((x) => x.type === type);
-        if (c === undefined) continue;
-        const list = changes.get(ev.object.metadata.name) ?? [];
-        const last = list.at(-1);
-        if (last === undefined || last.status !== c.status || last.reason !== (c.reason ?? '')) list.push({ at: Date.now(), status: c.status, reason: c.reason ?? '' });
-        changes.set(ev.object.metadata.name, list);
-      }
-    });
-  });
-  await new Promise<void>((res, rej) => {
-    req.once('response', (r) => (r.statusCode === 200 ? res() : rej(new Error(`fleet watch: HTTP ${r.statusCode}`))));
-    req.once('error', rej);
-  });
+  const w: FleetWatch = { changes, events: 0, endedAt: null, close: () => undefined };
+  const req = await openWatch(cluster.state.kubeconfig, `/api/v1/nodes?watch=true&resourceVersion=${resourceVersion}`, (ev) => {
+    if (ev.type !== 'MODIFIED') return;
+    w.events++;
+    const c = ev.object.status.conditions?.find((x) => x.type === type);
+    if (c === undefined) return;
+    const list = changes.get(ev.object.metadata.name) ?? [];
+    const last = list.at(-1);
+    if (last === undefined || last.status !== c.status || last.reason !== (c.reason ?? '')) list.push({ at: Date.now(), status: c.status, reason: c.reason ?? '' });
+    changes.set(ev.object.metadata.name, list);
+  }, { end: () => void (w.endedAt ??= Date.now()) });
+  w.close = () => req.destroy();
   return w;
 }

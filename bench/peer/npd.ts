@@ -4,9 +4,9 @@
 // its Kubernetes exporter pointed at the harness's API server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { sleep } from '../lib/proc.ts';
+import { freePort } from '../../test/cluster/harness/cluster.ts';
 
 export const NPD_VERSION = 'v1.34.0';
 export const NPD_CONDITION = 'NvidiaXidProblem';
@@ -39,17 +39,6 @@ export function writeNpdConfig(dir: string): string {
   };
   writeFileSync(path, JSON.stringify(config, null, 2));
   return path;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a !== null ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
 }
 
 export interface NpdProcess {

@@ -73,13 +73,19 @@ async function advance(ms: number, stepMs = 100): Promise<void> {
   }
 }
 
+/** A writer that has written True once. */
+async function healthyWriter(): Promise<ConditionWriter> {
+  const w = writer([0.5]);
+  await w.start();
+  w.setVerdict(healthy, Date.now());
+  await advance(1500);
+  return w;
+}
+
 test('in a storm, False is written at once and changes that keep it are written every 30 s; a flip back is not held', async () => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-12-01T10:00:00Z') });
   try {
-    const w = writer([0.5]);
-    await w.start();
-    w.setVerdict(healthy, Date.now());
-    await advance(1500);
+    const w = await healthyWriter();
     assert.equal(w.status().writes, 1, 'True after the coalescing second');
     // Quiet for a minute, then a storm: a new message (counts) every 100 ms for 65 s.
     await advance(60_000, 1000);
@@ -119,10 +125,7 @@ test('in a storm, False is written at once and changes that keep it are written 
 test('Events are held while a transition to False waits, and never longer than HOLD_EVENTS_MS', async () => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-12-01T10:00:00Z') });
   try {
-    const w = writer([0.5]);
-    await w.start();
-    w.setVerdict(healthy, Date.now());
-    await advance(1500);
+    const w = await healthyWriter();
     assert.equal(w.holdsEvents(Date.now()), false, 'True written: nothing to wait for');
     const t0 = Date.now();
     w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: 'x' }, t0);

@@ -35,7 +35,8 @@ export interface ClusterState {
   apiserver: ProcessState;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on loopback (free when asked: the caller binds it soon after). */
+export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.on('error', rej);
