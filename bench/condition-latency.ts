@@ -27,13 +27,9 @@ import { seedCursorAtEnd } from '../agent/runtime/seed.ts';
 import { clearFindings, shebangFlags, startAgent, until } from './lib/agent.ts';
 import { sleep } from './lib/proc.ts';
 import { pct, stats } from './lib/stats.ts';
+import { asJson, numberFlag } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const asJson = args.includes('--json');
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(name);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
+const opt = numberFlag;
 const FLIPS = opt('--flips', 40);
 const STORM_S = opt('--storm-seconds', 10);
 const STORM_RATE = 1000;

@@ -28,13 +28,9 @@ import { logRequests, peak } from './fleet/request-log.ts';
 import { countingLogger, GPUS_PER_NODE, SimNode, xidLine, type LogCounts } from './fleet/sim-node.ts';
 import { sleep } from './lib/proc.ts';
 import { pct } from './lib/stats.ts';
+import { asJson, numberFlag } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const asJson = args.includes('--json');
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(name);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
+const opt = numberFlag;
 const NODES = opt('--nodes', 1000);
 const MINUTES = opt('--minutes', 12);
 const STORM_S = opt('--storm-seconds', 60);

@@ -29,13 +29,9 @@ import { cpuSecondsOf, memoryOf, mib, sleep } from './lib/proc.ts';
 import { spread, stats, type Spread } from './lib/stats.ts';
 import { NPD_CONDITION, NPD_PATTERN, NPD_VERSION, npdBinary, npdWatcherStopped, startNpd, writeNpdConfig, type NpdProcess } from './peer/npd.ts';
 import { forgeVectors, runForger } from './peer/forge.ts';
+import { asJson, numberFlag } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const asJson = args.includes('--json');
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(name);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
+const opt = numberFlag;
 const RUNS = opt('--runs', 3);
 const TRIALS = opt('--trials', 10);
 const IDLE_S = opt('--idle-seconds', 60);
