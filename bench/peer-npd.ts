@@ -276,7 +276,10 @@ async function main(): Promise<void> {
       forged,
       million,
     };
-    process.stdout.write(asJson ? JSON.stringify(result) + '\n' : table(result) + '\n');
+    const latencyRatio = result.recordToConditionMs.ours.p50 / result.recordToConditionMs.npd.p50;
+    const cpuRatio = result.bigStorm.cpuSeconds.ours.median / result.bigStorm.cpuSeconds.npd.median;
+    const out = { ...result, targets: { latencyRatio: +latencyRatio.toFixed(3), latencyTenthOfNpd: latencyRatio <= 0.1, cpuRatio: +cpuRatio.toFixed(2), cpuAtMostNpd: cpuRatio <= 1 } };
+    process.stdout.write(asJson ? JSON.stringify(out) + '\n' : table(out) + '\n');
   } finally {
     for (const w of watches) w.close();
     await (agent as BenchAgent | null)?.stop();
@@ -512,10 +515,16 @@ function table(r: Result): string {
   for (const f of r.forged) rows.push([`forged: ${f.vector} (${f.kernelRecords} kernel records)`, f.oursFlagged ? 'FLAGGED' : `ignored (${f.oursRejected} rejected)`, f.npdFlagged ? 'FLAGGED (false alarm)' : 'ignored', '']);
   const w = [Math.max(...rows.map((x) => x[0].length)), Math.max(4, ...rows.map((x) => x[1].length)), Math.max(3, ...rows.map((x) => x[2].length))];
   const line = (x: [string, string, string, string]): string => `${x[0].padEnd(w[0] as number)}  ${x[1].padStart(w[1] as number)}  ${x[2].padStart(w[2] as number)}  ${x[3].padStart(8)}`;
+  // The design's targets against the peer: a tenth of its record -> condition time, CPU per record at most its own.
+  const latRatio = lo.ours.p50 / lo.npd.p50;
+  const cpuRatio = b.cpuSeconds.ours.median / b.cpuSeconds.npd.median;
+  const targets = `targets: record -> condition <= 1/10 of NPD's (${Number.isFinite(latRatio) ? latRatio.toFixed(3) : '-'}): ${latRatio <= 0.1 ? 'met' : 'NOT met'}; ` +
+    `CPU per record <= NPD's (${Number.isFinite(cpuRatio) ? cpuRatio.toFixed(2) : '-'}): ${cpuRatio <= 1 ? 'met' : 'NOT met'}`;
   return [
     `peer-npd: ours vs node-problem-detector ${r.npdVersion} (kmsg monitor, permanent ${r.npdRule.condition}, pattern ${r.npdRule.pattern}, lookback 0); ${r.machine.node}, ${r.machine.cores} cores, load ${r.machine.loadavg.join(' ')}; ${r.runs} runs, median (min-max)`,
     line(['', 'ours', 'NPD', 'ours/NPD']),
     ...rows.map(line),
+    targets,
   ].join('\n');
 }
 
