@@ -73,9 +73,9 @@ async function advance(ms: number, stepMs = 100): Promise<void> {
   }
 }
 
-/** A writer that has written True once. */
+/** A writer that has written True once; random 0: no jitter, the spacing is exactly 30 s. */
 async function healthyWriter(): Promise<ConditionWriter> {
-  const w = writer([0.5]);
+  const w = writer([0]);
   await w.start();
   w.setVerdict(healthy, Date.now());
   await advance(1500);
@@ -135,6 +135,32 @@ test('Events are held while a transition to False waits, and never longer than H
     assert.equal(w.status().current?.status, 'False');
     assert.equal(w.holdsEvents(Date.now()), false, 'written: Events may go');
     await w.stop(0);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('nodes that turned False in the same second spread their storm updates (the spacing is up to 10% early too)', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-12-01T10:00:00Z') });
+  try {
+    const ws = [writer([0]), writer([0.999])];
+    for (const w of ws) {
+      await w.start();
+      w.setVerdict(healthy, Date.now());
+    }
+    await advance(60_000, 1000);
+    const t0 = Date.now();
+    for (const w of ws) w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: 'storm 0' }, t0);
+    const first: Array<number | undefined> = [undefined, undefined];
+    for (let i = 1; i <= 350; i++) {
+      for (const w of ws) w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: `storm ${i}` }, Date.now());
+      const counts = ws.map((w) => w.status().writes);
+      await advance(100);
+      for (const [k, w] of ws.entries()) if (first[k] === undefined && w.status().writes > (counts[k] as number) && Date.now() - t0 > 1000) first[k] = Date.now() - t0;
+    }
+    assert.ok(Math.abs((first[0] as number) - 30_000) <= 200, `no jitter: ${first[0]}`);
+    assert.ok(Math.abs((first[1] as number) - 27_000) <= 200, `most jitter: ${first[1]}`);
+    for (const w of ws) await w.stop(0);
   } finally {
     mock.timers.reset();
   }

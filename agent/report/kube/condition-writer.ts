@@ -8,7 +8,7 @@
 // second (a fleet-wide Xid storm, the API server's return after an outage)
 // would otherwise heartbeat in the same second for ever (bench/fleet.ts).
 // A change that keeps the status (new counts, another reason) is written at
-// most once per `updateIntervalMs` after the last write: in a storm over a
+// most once per `updateIntervalMs` (also up to 10% early) after the last write: in a storm over a
 // thousand nodes, one write a second each swamped the API server and held the
 // urgent False writes of other nodes up for tens of seconds (bench/fleet.ts).
 import type { NodeVerdict } from '../../model/verdict.ts';
@@ -76,17 +76,19 @@ export class ConditionWriter {
   private nodeUidValue: string | undefined;
   private gpusValue: number | null = null;
   private stats = { writes: 0, failures: 0, lastWriteAt: undefined as number | undefined, lastError: undefined as string | undefined };
-  /** This heartbeat's interval: drawn again after every write. */
+  /** This heartbeat's interval and this update spacing: drawn again after every write. */
   private heartbeatMs: number;
+  private updateMs: number;
 
   constructor(opts: ConditionWriterOptions) {
     this.opts = opts;
     this.path = `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/status`;
-    this.heartbeatMs = this.drawHeartbeat();
+    this.heartbeatMs = this.jittered(opts.heartbeatMs);
+    this.updateMs = this.jittered(opts.updateIntervalMs);
   }
 
-  private drawHeartbeat(): number {
-    return Math.round(this.opts.heartbeatMs * (1 - HEARTBEAT_JITTER * this.opts.random()));
+  private jittered(ms: number): number {
+    return Math.round(ms * (1 - HEARTBEAT_JITTER * this.opts.random()));
   }
 
   get nodeUid(): string | undefined {
@@ -162,7 +164,7 @@ export class ConditionWriter {
       const urgent = desired.status === 'False' && this.current?.status !== 'False';
       let change = urgent ? this.dirtySince : this.dirtySince + this.opts.coalesceMs;
       const last = this.stats.lastWriteAt;
-      if (this.current?.status === desired.status && last !== undefined) change = Math.max(change, last + this.opts.updateIntervalMs);
+      if (this.current?.status === desired.status && last !== undefined) change = Math.max(change, last + this.updateMs);
       due = Math.min(due, change);
     }
     return this.retryAt === undefined ? due : Math.max(due, this.retryAt);
@@ -243,7 +245,8 @@ export class ConditionWriter {
       this.dirtySince = this.desired !== undefined && !sameContent(this.current, this.desired) ? clock() : undefined;
       this.stats.writes++;
       this.stats.lastWriteAt = now;
-      this.heartbeatMs = this.drawHeartbeat();
+      this.heartbeatMs = this.jittered(this.opts.heartbeatMs);
+      this.updateMs = this.jittered(this.opts.updateIntervalMs);
       this.stats.lastError = undefined;
       this.consecutiveFailures = 0;
       this.retryAt = undefined;
