@@ -196,6 +196,15 @@ async function main(): Promise<void> {
       statusWriteClientMs: { p50: pct(reqLog.statusMs, 50), p99: pct(reqLog.statusMs, 99), max: Math.max(...reqLog.statusMs) },
     };
     const whole = peak(reqLog, 'status', 0, endSec);
+    // The storm's writes come back as heartbeats about one heartbeat later: the busiest second from then on.
+    const echoFrom = sec(stormStart) + Math.floor(HEARTBEAT_S * 0.85);
+    const echo = echoFrom < endSec ? peak(reqLog, 'status', echoFrom, endSec) : null;
+    const per10s: number[] = [];
+    for (let s0 = 0; s0 < endSec; s0 += 10) {
+      let n = 0;
+      for (let s1 = s0; s1 < s0 + 10; s1++) n += reqLog.perSecond.get(s1)?.get('status') ?? 0;
+      per10s.push(n);
+    }
     // One NPD per node, same scenario: heartbeat writes N/H per second, one write and one Event per condition change (each failing node once, each storm node once).
     const minutesRun = (Date.now() - t0) / 60_000;
     const npd = {
@@ -223,6 +232,9 @@ async function main(): Promise<void> {
       watchEndedAtSecond: w.endedAt === null ? null : Math.round((w.endedAt - t0) / 1000),
       writes,
       statusWritesBusiestSecond: whole,
+      heartbeatEcho: echo === null ? null : { fromSecond: echoFrom, ...echo },
+      stormStartSecond: sec(stormStart),
+      statusWritesPer10s: per10s,
       watchEvents: w.events,
       npdPerNodeModel: npd,
       loadavg: process.getBuiltinModule('node:os').loadavg().map((x) => +x.toFixed(2)),
@@ -254,6 +266,7 @@ function table(r: Result): string {
   out.push(`fault -> False write acknowledged, ms: rolling ${d(f.rollingWriteAck)}; storm ${d(f.stormWriteAck)}`);
   const w = r.writes;
   out.push(`status writes ${w.statusWrites} (failed ${w.statusFailures}, pending at end ${w.statusPendingAtEnd}; client p50 ${w.statusWriteClientMs.p50} / p99 ${w.statusWriteClientMs.p99} / max ${w.statusWriteClientMs.max} ms); busiest second overall ${r.statusWritesBusiestSecond.max} status writes (mean ${r.statusWritesBusiestSecond.mean}/s)`);
+  if (r.heartbeatEcho !== null) out.push(`the storm's writes back as heartbeats (from ${r.heartbeatEcho.fromSecond} s): busiest second ${r.heartbeatEcho.max} status writes at ${r.heartbeatEcho.atSec} s, mean ${r.heartbeatEcho.mean}/s`);
   out.push(`Events: ${w.eventsCreated} created, ${w.eventSeriesUpdates} series updates, ${w.eventsDropped} dropped, ${w.eventFailures} failed, ${w.eventsPendingAtEnd} pending at end`);
   const n = r.npdPerNodeModel;
   out.push(`one NPD per node instead (model): ${n.statusWritesPerSecondIdle} status writes/s idle, ~${n.statusWritesTotal} status writes and ${n.eventObjectsTotal} Event objects for this scenario; fault -> condition ${n.faultToConditionMs}`);
