@@ -14,7 +14,6 @@
 // the object (message, counts or lastHeartbeatTime), so each is one MODIFIED event.
 //
 //   node bench/condition-latency.ts [--flips N] [--storm-seconds S] [--json]
-import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,15 +24,12 @@ import { watchNode, type NodeWatch } from '../test/cluster/harness/watch.ts';
 import { CONTENT_STRATEGIC_MERGE, KubeClient } from '../agent/report/kube/client.ts';
 import { formatDrill, writeDrill } from '../agent/sources/kmsg/drill.ts';
 import { seedCursorAtEnd } from '../agent/runtime/seed.ts';
-import { MAIN, shebangFlags, startAgent, until } from './lib/agent.ts';
+import { clearFindings, shebangFlags, startAgent, until } from './lib/agent.ts';
 import { sleep } from './lib/proc.ts';
+import { pct, stats } from './lib/stats.ts';
+import { asJson, numberFlag } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const asJson = args.includes('--json');
-const opt = (name: string, dflt: number): number => {
-  const i = args.indexOf(name);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
+const opt = numberFlag;
 const FLIPS = opt('--flips', 40);
 const STORM_S = opt('--storm-seconds', 10);
 const STORM_RATE = 1000;
@@ -41,14 +37,6 @@ const HEARTBEAT_S = 3;
 const IDLE_S = 15;
 const TYPE = 'AcceleratedHardwareReady';
 const KMSG = '/dev/kmsg';
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-}
-const stats = (xs: number[]): { n: number; p50: number; p99: number; max: number; mean: number } => ({
-  n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), max: Math.max(...xs), mean: +(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1),
-});
 
 /** The first watch event from index `from` on whose condition matches; resolves with its arrival time. */
 async function nextEvent(w: NodeWatch, from: number, match: (n: NodeObject) => boolean, timeoutMs: number): Promise<{ at: number; index: number }> {
@@ -65,14 +53,6 @@ const statusIs = (status: string) => (n: NodeObject): boolean => condition(n, TY
 
 function uniquePci(): string {
   return `${randomInt(0x1000, 0xffff).toString(16).padStart(4, '0')}:3b:00.0`;
-}
-
-async function clear(stateDir: string): Promise<void> {
-  const child = spawn(process.execPath, [...shebangFlags(), MAIN, 'clear', '--state-dir', stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((res) => child.once('exit', res));
-  if (code !== 0) throw new Error(`clear exited ${code}: ${err}`);
 }
 
 interface EventObject {
@@ -133,7 +113,7 @@ async function main(): Promise<void> {
       writeDrill(KMSG, formatDrill({ xid: 79, pci: uniquePci(), text: `bench-${i}` }));
       const f = await nextEvent(w, from, statusIs('False'), 5000);
       flips.push(f.at - t0);
-      await clear(stateDir);
+      await clearFindings(stateDir);
       await nextEvent(w, f.index + 1, statusIs('True'), 10_000);
     }
 

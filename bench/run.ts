@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const BENCHES = ['kmsg-throughput', 'agent-memory', 'condition-latency'];
+const BENCHES = ['kmsg-throughput', 'agent-memory', 'condition-latency', 'peer-npd', 'fleet'];
 
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');

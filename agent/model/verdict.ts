@@ -39,6 +39,12 @@ export interface Notice {
   note: string;
   /** Repeats with the same key are one Event series. */
   key: string;
+  /**
+   * The same finding on any GPU of the node (its key without the GPU). Notices
+   * that share it and start within a minute of each other may be one Node Event
+   * series: an Xid storm over every GPU is one Event, not one per GPU.
+   */
+  fold?: string;
   /** ms since epoch. */
   at: number;
   drill: boolean;

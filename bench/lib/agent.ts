@@ -31,10 +31,13 @@ export interface BenchAgent {
   stop(): Promise<number | null>;
 }
 
-/** Starts `run` with `args`; resolves once its debug server listens. */
-export async function startAgent(args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<BenchAgent> {
+/** Starts `run` with `args` (the built agent, its shebang's flags, unless told otherwise); resolves once its debug server listens. */
+export async function startAgent(
+  args: string[],
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; /** Another entry point (a bundle) */ main?: string; /** Instead of the shebang's */ nodeFlags?: string[] },
+): Promise<BenchAgent> {
   const out = openSync(opts.logFile, 'w');
-  const proc = spawn(process.execPath, [...shebangFlags(), MAIN, 'run', '--debug-addr', '127.0.0.1:0', ...args], {
+  const proc = spawn(process.execPath, [...(opts.nodeFlags ?? shebangFlags()), opts.main ?? MAIN, 'run', '--debug-addr', '127.0.0.1:0', ...args], {
     stdio: ['ignore', out, out],
     env: { ...process.env, ...opts.env },
   });
@@ -93,4 +96,13 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
     await sleep(everyMs);
   }
+}
+
+/** `gpu-health-agent clear` on the agent's control socket: every finding cleared, as an operator would. */
+export async function clearFindings(stateDir: string): Promise<void> {
+  const child = spawn(process.execPath, [...shebangFlags(), MAIN, 'clear', '--state-dir', stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((res) => child.once('exit', res));
+  if (code !== 0) throw new Error(`clear exited ${code}: ${err}`);
 }

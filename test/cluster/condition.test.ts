@@ -119,7 +119,8 @@ describe('node condition on a real API server', () => {
     const writes = r.status().writes;
     await r.stop();
     assert.ok(i >= 1000, `${i} updates`);
-    assert.ok(writes >= 2 && writes <= 4, `${writes} writes for ${i} updates over 2 s: the False at once, then one per second`);
+    // The False at once; changes that keep it wait 30 s after it (updateIntervalMs), and stop() sends the latest.
+    assert.ok(writes >= 1 && writes <= 2, `${writes} writes for ${i} updates over 2 s: the False at once, the updates held`);
     assert.equal(condition(await getNode(cluster().admin(), node), TYPE)?.message, `GPU 3 fell off the bus; ${i - 1} more Xid records`);
   });
 

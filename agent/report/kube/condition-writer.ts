@@ -8,6 +8,13 @@
 // changed or removed by someone else is written back like any other change,
 // and a Node object created anew under the name (a new uid) gets the
 // condition with a new transition time, the time of its first write there.
+// Each heartbeat comes a random 0-10% early: agents that wrote in the same
+// second (a fleet-wide Xid storm, the API server's return after an outage)
+// would otherwise heartbeat in the same second for ever (bench/fleet.ts).
+// A change that keeps the status (new counts, another reason) is written at
+// most once per `updateIntervalMs` (also up to 10% early) after the last write: in a storm over a
+// thousand nodes, one write a second each swamped the API server and held the
+// urgent False writes of other nodes up for tens of seconds (bench/fleet.ts).
 import type { NodeVerdict } from '../../model/verdict.ts';
 import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
 import { CONTENT_STRATEGIC_MERGE, type KubeClient } from './client.ts';
@@ -22,6 +29,8 @@ export interface ConditionWriterOptions {
   conditionType: string;
   heartbeatMs: number;
   coalesceMs: number;
+  /** Least time from the last write to a write that keeps the status. */
+  updateIntervalMs: number;
   dryRun: boolean;
   logger: KubeLogger;
   clock: () => number;
@@ -30,6 +39,12 @@ export interface ConditionWriterOptions {
   /** Hears the condition as first written to a new Node object, whose transition time is new. */
   onAdopted?: (adopted: AdoptedCondition) => void;
 }
+
+/** The longest Events wait for a False write (an API server refusing it must not silence them). */
+export const HOLD_EVENTS_MS = 30_000;
+
+/** Heartbeats come up to this fraction of the interval early, never late. */
+export const HEARTBEAT_JITTER = 0.1;
 
 export interface AdoptedCondition {
   status: NodeCondition['status'];
@@ -71,10 +86,19 @@ export class ConditionWriter {
   private freshNode = false;
   private gpusValue: number | null = null;
   private stats = { writes: 0, failures: 0, lastWriteAt: undefined as number | undefined, lastError: undefined as string | undefined };
+  /** This heartbeat's interval and this update spacing: drawn again after every write. */
+  private heartbeatMs: number;
+  private updateMs: number;
 
   constructor(opts: ConditionWriterOptions) {
     this.opts = opts;
     this.path = `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/status`;
+    this.heartbeatMs = this.jittered(opts.heartbeatMs);
+    this.updateMs = this.jittered(opts.updateIntervalMs);
+  }
+
+  private jittered(ms: number): number {
+    return Math.round(ms * (1 - HEARTBEAT_JITTER * this.opts.random()));
   }
 
   get nodeUid(): string | undefined {
@@ -105,6 +129,16 @@ export class ConditionWriter {
     if (sameContent(this.current, verdict)) this.dirtySince = undefined;
     else this.dirtySince ??= this.opts.clock();
     this.arm();
+  }
+
+  /**
+   * A transition to False is waiting or in flight (for at most HOLD_EVENTS_MS):
+   * Events wait for it, so that in a fleet-wide storm each node's first request
+   * is its condition, not three Events (bench/fleet.ts).
+   */
+  holdsEvents(now: number): boolean {
+    const urgent = this.desired?.status === 'False' && this.current?.status !== 'False';
+    return urgent && this.dirtySince !== undefined && now - this.dirtySince < HOLD_EVENTS_MS;
   }
 
   status(): ConditionWriterStatus {
@@ -166,10 +200,13 @@ export class ConditionWriter {
     // Our own last write when there is one: the API server keeps whole seconds of
     // lastHeartbeatTime, which would bring every heartbeat up to a second early.
     const heartbeatBase = this.stats.lastWriteAt ?? (this.current === undefined ? undefined : Date.parse(this.current.lastHeartbeatTime));
-    let due = heartbeatBase === undefined || Number.isNaN(heartbeatBase) ? Infinity : heartbeatBase + this.opts.heartbeatMs;
+    let due = heartbeatBase === undefined || Number.isNaN(heartbeatBase) ? Infinity : heartbeatBase + this.heartbeatMs;
     if (this.dirtySince !== undefined) {
       const urgent = desired.status === 'False' && this.current?.status !== 'False';
-      due = Math.min(due, urgent ? this.dirtySince : this.dirtySince + this.opts.coalesceMs);
+      let change = urgent ? this.dirtySince : this.dirtySince + this.opts.coalesceMs;
+      const last = this.stats.lastWriteAt;
+      if (this.current?.status === desired.status && last !== undefined) change = Math.max(change, last + this.updateMs);
+      due = Math.min(due, change);
     }
     return this.retryAt === undefined ? due : Math.max(due, this.retryAt);
   }
@@ -270,6 +307,8 @@ export class ConditionWriter {
       }
       this.stats.writes++;
       this.stats.lastWriteAt = now;
+      this.heartbeatMs = this.jittered(this.opts.heartbeatMs);
+      this.updateMs = this.jittered(this.opts.updateIntervalMs);
       this.stats.lastError = undefined;
       this.consecutiveFailures = 0;
       this.retryAt = undefined;

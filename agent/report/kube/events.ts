@@ -3,7 +3,10 @@
 // its first occurrence creates it, repeats only raise `series.count` (a PATCH at
 // most every `seriesIntervalMs` per key). Every API call takes a token from one
 // bucket, so a storm of notices costs at most `burst` calls and then one per
-// `refillMs`; new keys beyond a bounded queue are counted and dropped.
+// `refillMs`; new keys beyond a bounded queue are counted and dropped. A new
+// Node notice whose `fold` matches a series begun less than `foldWindowMs`
+// before joins that series: the same Xid on every GPU at once (a fleet-wide
+// storm) is one Event per node, not one per GPU (bench/fleet.ts).
 import type { PodRef } from '../../model/pod-ref.ts';
 import type { Notice } from '../../model/verdict.ts';
 import { backoffDelay, describeError, isTransient, type BackoffPolicy } from './backoff.ts';
@@ -15,6 +18,8 @@ const { randomBytes } = process.getBuiltinModule('node:crypto');
 import { TokenBucket } from './token-bucket.ts';
 
 export const REPORTING_CONTROLLER = 'gpu-health-agent';
+/** How often held Events look again whether they may go. */
+const HOLD_POLL_MS = 100;
 
 export interface EventRecorderOptions {
   /** Absent only in dry-run without any API access. */
@@ -35,6 +40,10 @@ export interface EventRecorderOptions {
   maxKeys: number;
   /** New keys waiting for a token; more are dropped. */
   maxPendingCreates: number;
+  /** A notice folds into a series of the same `fold` begun at most this long before it. 0: never. */
+  foldWindowMs: number;
+  /** While this says so, no Event call is made (the node's condition goes first). */
+  hold?: (now: number) => boolean;
 }
 
 export interface EventRecorderStatus {
@@ -75,6 +84,12 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** `map`, with its oldest entry gone when it holds `max`: room for one more. */
+function bounded<K, V>(map: Map<K, V>, max: number): Map<K, V> {
+  if (map.size >= max) map.delete(map.keys().next().value as K);
+  return map;
+}
+
 function eventsPath(namespace: string): string {
   return `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
 }
@@ -82,6 +97,10 @@ function eventsPath(namespace: string): string {
 export class EventRecorder {
   private readonly opts: EventRecorderOptions;
   private readonly series = new Map<string, Series>();
+  /** fold -> the series that notices of that fold join, and when it began. */
+  private readonly folds = new Map<string, { key: string; since: number }>();
+  /** A notice key folded into another series -> that series' key. */
+  private readonly joined = new Map<string, string>();
   private readonly bucket: TokenBucket;
   private readonly basePath: string;
   private pendingCreates = 0;
@@ -102,7 +121,22 @@ export class EventRecorder {
   }
 
   notice(n: Notice): void {
-    this.record(n.key, n, undefined);
+    this.record(this.foldedKey(n), n, undefined);
+  }
+
+  /** The series key a Node notice goes to: its own, or that of a same-fold series begun within the window (and then for good). */
+  private foldedKey(n: Notice): string {
+    if (this.series.has(n.key)) return n.key;
+    const joined = this.joined.get(n.key);
+    if (joined !== undefined && this.series.has(joined)) return joined;
+    if (n.fold === undefined || this.opts.foldWindowMs <= 0) return n.key;
+    const f = this.folds.get(n.fold);
+    if (f !== undefined && n.at - f.since <= this.opts.foldWindowMs && this.series.has(f.key)) {
+      bounded(this.joined, this.opts.maxKeys).set(n.key, f.key);
+      return f.key;
+    }
+    bounded(this.folds, this.opts.maxKeys).set(n.fold, { key: n.key, since: n.at });
+    return n.key;
   }
 
   /** The same notice as an Event regarding a Pod that holds the GPU (one series per notice key and Pod). */
@@ -196,6 +230,10 @@ export class EventRecorder {
       const now = this.opts.clock();
       if (this.retryAt > now) {
         wakeAt = this.retryAt;
+        break;
+      }
+      if (this.opts.hold?.(now) === true) {
+        wakeAt = now + HOLD_POLL_MS;
         break;
       }
       const next = this.nextWork(now);

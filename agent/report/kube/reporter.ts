@@ -23,6 +23,8 @@ export interface KubeReporterOptions {
   heartbeatMs?: number;
   /** Non-False changes within this window are one write. Default 1000. */
   coalesceMs?: number;
+  /** A change that keeps the status waits at least this long after the last write. Default 30 s. */
+  updateIntervalMs?: number;
   dryRun?: boolean;
   /** Path of a kubeconfig; in-cluster configuration when absent. */
   kubeconfig?: string;
@@ -41,8 +43,10 @@ export interface KubeReporterOptions {
   /** Event rate limit: burst (default 25), then one call per refillMs (default 5000). */
   eventBurst?: number;
   eventRefillMs?: number;
-  /** Least time between two series updates of one Event. Default 10 s. */
+  /** Least time between two series updates of one Event. Default 60 s. */
   eventSeriesIntervalMs?: number;
+  /** Notices of one finding on several GPUs within this window are one Node Event series. Default 60 s; 0 turns it off. */
+  eventFoldWindowMs?: number;
   clock?: () => number;
   random?: () => number;
 }
@@ -111,6 +115,7 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         conditionType: opts.conditionType ?? DEFAULT_CONDITION_TYPE,
         heartbeatMs: opts.heartbeatMs ?? 5 * 60_000,
         coalesceMs: opts.coalesceMs ?? 1000,
+        updateIntervalMs: opts.updateIntervalMs ?? 30_000,
         dryRun,
         logger: opts.logger,
         clock,
@@ -131,9 +136,11 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         backoff,
         burst: opts.eventBurst ?? 25,
         refillMs: opts.eventRefillMs ?? 5000,
-        seriesIntervalMs: opts.eventSeriesIntervalMs ?? 10_000,
+        seriesIntervalMs: opts.eventSeriesIntervalMs ?? 60_000,
         maxKeys: 512,
         maxPendingCreates: 64,
+        foldWindowMs: opts.eventFoldWindowMs ?? 60_000,
+        hold: (now) => w.holdsEvents(now),
       });
       const result = await writer.start();
       // In a dry run the writer's `current` is what it would have written: the server's would always differ.

@@ -35,6 +35,7 @@ export interface ClusterState {
   apiserver: ProcessState;
 }
 
+/** A free TCP port on loopback (free when asked: the caller binds it soon after). */
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();

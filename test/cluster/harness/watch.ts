@@ -2,6 +2,7 @@
 // long-lived GET), so tests observe the condition the way Karpenter does:
 // every change as it lands, with the time it arrived.
 import https from 'node:https';
+import type { ClientRequest } from 'node:http';
 import { kubeconfigConnection } from '../../../agent/report/kube/connection.ts';
 import type { NodeObject } from './fixtures.ts';
 
@@ -19,15 +20,19 @@ export interface NodeWatch {
   close(): void;
 }
 
-export async function watchNode(kubeconfig: string, name: string, resourceVersion: string): Promise<NodeWatch> {
+/** A watch through the real API (newline-delimited JSON over a long-lived GET) as the kubeconfig's user; resolves once it answered 200. */
+export async function openWatch(
+  kubeconfig: string,
+  path: string,
+  onEvent: (ev: { type: string; object: NodeObject }) => void,
+  on: { error?: (err: Error) => void; end?: () => void } = {},
+): Promise<ClientRequest> {
   const conn = await kubeconfigConnection(kubeconfig);
-  const url = new URL(`/api/v1/nodes?watch=true&allowWatchBookmarks=false&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}&resourceVersion=${resourceVersion}`, conn.server);
-  const seen: Seen[] = [];
-  const waiters = new Set<() => void>();
-  let failure: Error | undefined;
+  const url = new URL(path, conn.server);
   const req = https.get(url, { ...(conn.ca ? { ca: conn.ca } : {}), ...(conn.clientCert ? { cert: conn.clientCert } : {}), ...(conn.clientKey ? { key: conn.clientKey } : {}) }, (res) => {
     let buf = '';
     res.setEncoding('utf8');
+    if (on.end !== undefined) res.on('end', on.end);
     res.on('data', (chunk: string) => {
       buf += chunk;
       let nl: number;
@@ -35,20 +40,36 @@ export async function watchNode(kubeconfig: string, name: string, resourceVersio
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (line.trim() === '') continue;
-        const ev = JSON.parse(line) as { type: string; object: NodeObject };
-        seen.push({ type: ev.type, node: ev.object, at: Date.now() });
-        for (const w of waiters) w();
+        onEvent(JSON.parse(line) as { type: string; object: NodeObject });
       }
     });
   });
-  req.on('error', (err) => {
-    failure = err;
-    for (const w of waiters) w();
-  });
+  if (on.error !== undefined) req.on('error', on.error);
   await new Promise<void>((res, rej) => {
     req.once('response', (r) => (r.statusCode === 200 ? res() : rej(new Error(`watch: HTTP ${r.statusCode}`))));
     req.once('error', rej);
   });
+  return req;
+}
+
+export async function watchNode(kubeconfig: string, name: string, resourceVersion: string): Promise<NodeWatch> {
+  const seen: Seen[] = [];
+  const waiters = new Set<() => void>();
+  let failure: Error | undefined;
+  const req = await openWatch(
+    kubeconfig,
+    `/api/v1/nodes?watch=true&allowWatchBookmarks=false&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}&resourceVersion=${resourceVersion}`,
+    (ev) => {
+      seen.push({ type: ev.type, node: ev.object, at: Date.now() });
+      for (const w of waiters) w();
+    },
+    {
+      error: (err) => {
+        failure = err;
+        for (const w of waiters) w();
+      },
+    },
+  );
 
   return {
     seen,
