@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --no-opt
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --no-opt
 // Entry point: dispatches to one command module; wiring only.
 //
 // The shebang's flag (also in the Dockerfile's ENTRYPOINT) caps V8's young

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedCursorAtEnd } from '../agent/runtime/seed.ts';
-import { shebangFlags, startAgent, until } from './lib/agent.ts';
+import { shebangEnv, shebangFlags, startAgent, until } from './lib/agent.ts';
 import { cpuPercentOver, cpuSecondsOf, memoryOf, mib, sleep, threadCount, type Memory } from './lib/proc.ts';
 import { feedAtAgentPace, GPUS } from './memory/feed.ts';
 import { buildBundle, measureCandidates, type CandidateResult } from './memory/candidates.ts';
@@ -66,7 +66,7 @@ function row(what: string, pid: number): Row {
 
 /** A bare node running `code`, measured after it settled. */
 async function baseline(what: string, code: string): Promise<Row> {
-  const child = spawn(process.execPath, [...shebangFlags(), '-e', code], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [...shebangFlags(), '-e', code], { stdio: 'ignore', env: { ...process.env, ...shebangEnv() } });
   await sleep(2500);
   const r = row(what, child.pid as number);
   child.kill('SIGKILL');
@@ -131,6 +131,7 @@ async function main(): Promise<void> {
     result = {
       node: process.version,
       nodeFlags: shebangFlags(),
+      env: shebangEnv(),
       kmsg: KMSG,
       gpuBackend: GPU_BACKEND,
       records: RECORDS,
@@ -186,12 +187,12 @@ async function main(): Promise<void> {
     return;
   }
   const r = result as {
-    nodeFlags: string[]; kmsg: string; gpuBackend: string; records: number; idleCpuPercent: number; idleSeconds: number;
+    nodeFlags: string[]; env: Record<string, string>; kmsg: string; gpuBackend: string; records: number; idleCpuPercent: number; idleSeconds: number;
     loadSeconds: number; loadRecordsPerSecond: number; loadCpuSeconds: number; peakSampleMiB: number; hwmMiB: number; growthMiB: number | null; growthFromFirstQuarterMiB: number | null;
     steadyMiB: number; gpusInState: number | null; targets: Record<string, boolean>; baseline: { workerCostMiB: number };
   };
   const out: string[] = [];
-  out.push(`agent memory: ${process.version}, node flags [${r.nodeFlags.join(' ')}], --kmsg ${r.kmsg}, --gpu-backend ${r.gpuBackend}, dry run`);
+  out.push(`agent memory: ${process.version}, node flags [${r.nodeFlags.join(' ')}], env ${JSON.stringify(r.env)}, --kmsg ${r.kmsg}, --gpu-backend ${r.gpuBackend}, dry run`);
   out.push(`${'process'.padEnd(40)} ${'RSS'.padStart(7)} ${'anon'.padStart(7)} ${'file'.padStart(7)} ${'peak'.padStart(7)} ${'thr'.padStart(4)}   (MiB)`);
   for (const x of rows) {
     out.push(`${x.what.padEnd(40)} ${x.rssMiB.toFixed(1).padStart(7)} ${x.anonMiB.toFixed(1).padStart(7)} ${x.fileMiB.toFixed(1).padStart(7)} ${x.hwmMiB.toFixed(1).padStart(7)} ${String(x.threads).padStart(4)}`);

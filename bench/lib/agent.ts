@@ -10,14 +10,24 @@ import { sleep } from './proc.ts';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'dist/agent/main.js');
 
-/** Node flags from the first line of the built entry point, e.g. `#!/usr/bin/env -S node --max-semi-space-size=1`. */
-export function shebangFlags(): string[] {
+/** The words of the built entry point's first line, e.g. `#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1`, split at `node`. */
+function shebang(): { env: string[]; flags: string[] } {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
   const first = readFileSync(MAIN, 'utf8').split('\n', 1)[0] ?? '';
-  if (!first.startsWith('#!')) return [];
+  if (!first.startsWith('#!')) return { env: [], flags: [] };
   const words = first.slice(2).trim().split(/\s+/);
   const at = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
-  return at === -1 ? [] : words.slice(at + 1);
+  return at === -1 ? { env: [], flags: [] } : { env: words.slice(0, at).filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)), flags: words.slice(at + 1) };
+}
+
+/** Node flags of the shebang line. */
+export function shebangFlags(): string[] {
+  return shebang().flags;
+}
+
+/** Environment the shebang line sets (`NAME=value` before `node`). */
+export function shebangEnv(): Record<string, string> {
+  return Object.fromEntries(shebang().env.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
 }
 
 export interface BenchAgent {
@@ -39,7 +49,7 @@ export async function startAgent(
   const out = openSync(opts.logFile, 'w');
   const proc = spawn(process.execPath, [...(opts.nodeFlags ?? shebangFlags()), opts.main ?? MAIN, 'run', '--debug-addr', '127.0.0.1:0', ...args], {
     stdio: ['ignore', out, out],
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...(opts.nodeFlags === undefined ? shebangEnv() : {}), ...opts.env },
   });
   closeSync(out);
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));

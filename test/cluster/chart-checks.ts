@@ -58,8 +58,8 @@ export function checkDaemonSet(ds: K8sObject, want: Expectations): void {
   assert.equal(agent.securityContext.privileged, true);
   assert.equal(agent.securityContext.readOnlyRootFilesystem, true, 'read-only root filesystem');
   assert.equal(agent.resources.requests.cpu, '10m');
-  assert.equal(agent.resources.requests.memory, '112Mi');
-  assert.equal(agent.resources.limits.memory, '192Mi');
+  assert.equal(agent.resources.requests.memory, '96Mi');
+  assert.equal(agent.resources.limits.memory, '184Mi');
   assert.equal(agent.resources.limits.cpu, undefined, 'no CPU limit (throttling would delay the reader in a storm)');
   const nodeName = (agent.env as any[]).find((e) => e.name === 'NODE_NAME');
   assert.equal(nodeName?.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName', 'NODE_NAME from the downward API');
