@@ -366,9 +366,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (refusedAtStart !== null) refuseRules(refusedAtStart);
   warnIfRisky(core.rules);
 
-  function warnIfRisky(table: RuleTable): void {
-    if (table.risky.length === 0) return;
+  /** The log line for a risky table; its notice comes from the core on a reload, from here at start. */
+  function logRisky(table: RuleTable): boolean {
+    if (table.risky.length === 0) return false;
     log.warn({ rules: table.origin, risky: table.risky }, 'rule table makes application-caused or unknown codes fatal: a user program can get a healthy node marked broken');
+    return true;
+  }
+
+  function warnIfRisky(table: RuleTable): void {
+    if (!logRisky(table)) return;
     const n = riskyRulesNotice(table, now());
     if (n !== null) send([n]);
   }
@@ -386,7 +392,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         view.lastReload = { at: now(), what: 'rules', ok: true, detail: `loaded ${table.origin}` };
         m.ruleReloads.inc({ result: 'ok' });
         log.info({ rules: table.origin, overridden: table.overridden.length }, 'rule file reloaded');
-        if (table.risky.length > 0) log.warn({ rules: table.origin, risky: table.risky }, 'rule table makes application-caused or unknown codes fatal: a user program can get a healthy node marked broken');
+        logRisky(table);
         apply({ kind: 'rules-loaded', table });
       },
       (error) => {
