@@ -19,6 +19,23 @@ function codes(obs: Observation[]): number[] {
   return obs.map((o) => (o.evidence.kind === 'xid' ? o.evidence.code : -1));
 }
 
+test('a file read from its beginning is read whole before the source says it is up (the agent is not ready before)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gha-logfile-'));
+  const file = path.join(dir, 'kern.log');
+  fs.writeFileSync(file, 'Nov 27 10:00:00 node kernel: unrelated\n' + xid(79) + xid(48));
+  const seen: Observation[] = [];
+  const src = new LogFileSource({ path: file, acceptDrills: false, fromBeginning: true, onObservation: (o) => seen.push(o), pollMs: 50 });
+  src.start();
+  try {
+    // No wait at all: what the source says right after start() is what the agent's readiness reads.
+    assert.equal(src.status().caughtUp, true);
+    assert.deepEqual(codes(seen), [79, 48], 'every line of the backlog delivered before it says it is caught up');
+  } finally {
+    src.stop();
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
 test('follows appends, a rename rotation and a copytruncate without losing lines', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gha-logfile-'));
   const file = path.join(dir, 'kern.log');

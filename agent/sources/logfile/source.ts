@@ -145,10 +145,14 @@ export class LogFileSource {
       backlog && boot !== null && this.consumed < st.size
         ? { bootTimeMs: boot, backlogEnd: st.size, scan: scanBacklog(fd, this.consumed, st.size, st.mtimeMs) }
         : null;
+    // The first file's backlog is read here, synchronously, before the source says it
+    // is up: the agent is ready (and decides a condition) only once it has seen those
+    // lines. Left to the tail, they came after readiness and a True went out first.
+    const backlogFrom = resume ?? (fromBeginning && backlog ? 0 : null);
     const gen = ++this.gen;
     try {
       const t = new Tail(this.opts.path, {
-        fromBeginning, follow: false, encoding: 'latin1', separator: '\n', flushAtEOF: false,
+        fromBeginning: fromBeginning && backlogFrom === null, follow: false, encoding: 'latin1', separator: '\n', flushAtEOF: false,
       });
       t.on('line', (line: string) => {
         if (gen !== this.gen) return;
@@ -160,7 +164,7 @@ export class LogFileSource {
         if (gen === this.gen) this.check();
       });
       this.tail = t;
-      if (resume !== null) this.readBacklog(fd, resume, tailStart(t, st.size));
+      if (backlogFrom !== null) this.readBacklog(fd, backlogFrom, tailStart(t, st.size));
       const writers = otherWriters(st);
       this.stats.writableByOthers = writers !== null;
       this.setState('up', `following ${this.opts.path}${writers === null ? '' : `; writable by ${writers}, who can forge kernel lines in it (prefer /dev/kmsg)`}`);
