@@ -5,8 +5,7 @@ import { loadConfig, UsageError, type AgentConfig } from '../config/load.ts';
 import { flagHelp } from '../config/flags.ts';
 import { formatListenAddress, isLoopbackHost } from '../config/address.ts';
 import { createLogger, type Logger } from '../report/log/logger.ts';
-import { createDryRunReporter } from '../report/log/dry-run-reporter.ts';
-import { createKubeReporter, type KubeReporter } from '../report/kube/reporter.ts';
+import { createKubeReporter } from '../report/kube/reporter.ts';
 import { startAgent } from '../runtime/agent.ts';
 import { exitProcess, stopWithin } from '../runtime/exit.ts';
 import { lazyPodLookup, withPodImpact, type PodLookup } from '../runtime/pod-impact.ts';
@@ -26,16 +25,15 @@ ${flagHelp()}
 /** SIGTERM: sources stop and state is flushed within this, then the process ends (runtime/exit.ts). */
 const STOP_BOUND_MS = 5000;
 
-function reporterFor(config: AgentConfig, log: Logger): Reporter | KubeReporter {
-  if (config.dryRun) {
-    return createDryRunReporter(log.child({ reporter: 'dry-run' }), { nodeName: config.nodeName, conditionType: config.conditionType, heartbeatMs: config.heartbeatMs });
-  }
+/** The kube reporter; with --dry-run over its log transport (same write policy, nothing sent). */
+function reporterFor(config: AgentConfig, log: Logger): Reporter {
   return createKubeReporter({
     nodeName: config.nodeName,
     conditionType: config.conditionType,
     heartbeatMs: config.heartbeatMs,
+    dryRun: config.dryRun,
     ...(config.kubeconfig === null ? {} : { kubeconfig: config.kubeconfig }),
-    logger: log.child({ reporter: 'kube' }),
+    logger: log.child({ reporter: config.dryRun ? 'dry-run' : 'kube' }),
   });
 }
 
@@ -67,12 +65,10 @@ export const command: Command = {
     }
 
     const reporter = reporterFor(config, log);
-    // Without --expected-gpus the device-count check uses what the Node advertises (read by the kube reporter).
-    const kube = 'expectedGpus' in reporter ? reporter : null;
     const pods: PodLookup | null = config.podResourcesSocket === null ? null : lazyPodLookup(config.podResourcesSocket);
     const reporters = [pods === null ? reporter : withPodImpact(reporter, pods, { podEvents: config.podEvents })];
 
-    const sources = configuredSources(config, kube === null ? null : () => kube.expectedGpus(), log);
+    const sources = configuredSources(config, log);
 
     let agent;
     try {

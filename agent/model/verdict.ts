@@ -18,12 +18,27 @@ export interface ConditionRecord extends NodeVerdict {
   lastTransitionTime: number;
 }
 
-/** The condition the API server had for this Node at start. */
+/** The condition as the API server holds it for this Node. */
 export interface AdoptedCondition {
   status: ConditionStatus;
   reason: string;
   /** ms since the epoch. */
   lastTransitionTime: number;
+}
+
+/**
+ * What the API server says about this Node, as the kube reporter sees it (its
+ * read at start, its watch, the answers to its writes). `first-read`: the first
+ * look at the Node, whose condition the core may adopt; `renewed`: a new Node
+ * object under the name (deleted and created again), whose condition starts a
+ * new transition time; `update`: anything else worth knowing (the GPU count).
+ */
+export interface NodeFacts {
+  seen: 'first-read' | 'renewed' | 'update';
+  /** The owned condition on the Node, when it has a valid one. */
+  condition: AdoptedCondition | null;
+  /** Physical GPUs the Node advertises (`nvidia.com/gpu` capacity); null when unknown or shared. */
+  gpus: number | null;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { AgentConfig } from '../config/load.ts';
 import { formatListenAddress, type ListenAddress } from '../config/address.ts';
 import type { Observation } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
-import type { AdoptedCondition, Notice } from '../model/verdict.ts';
+import type { NodeFacts, Notice } from '../model/verdict.ts';
 import { describeHealth, toSnapshot } from '../health/index.ts';
 import { actionOf, reasonOf, severityOf } from '../health/describe.ts';
 import { loadDefaults, loadRuleFile } from '../rules/load.ts';
@@ -246,9 +246,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // Verdicts reach the reporters in order; a new False only once the state file holds it.
   let verdicts: Promise<void> = Promise.resolve();
   let queuedVerdicts = 0;
-  const tellReporters = (tell: NonNullable<CoreOutput['tell']>, t: number): void => {
+  const tellReporters = (tell: NonNullable<CoreOutput['tell']>): void => {
     const deliver = (): void => {
-      for (const r of reporters) r.setVerdict(tell.verdict, t);
+      for (const r of reporters) r.setCondition(tell.condition);
     };
     if (!tell.durableFirst && queuedVerdicts === 0) return deliver();
     queuedVerdicts++;
@@ -269,7 +269,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (out.flipped !== null) log.info({ condition: { type: config.conditionType, ...out.flipped, lastTransitionTime: new Date(out.flipped.lastTransitionTime).toISOString() } }, 'condition changed');
     send(out.notices);
     if (out.save) saver.markDirty();
-    if (out.tell !== null) tellReporters(out.tell, t);
+    if (out.tell !== null) tellReporters(out.tell);
     return out;
   };
 
@@ -349,18 +349,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 
   // Reporters connect in the background; they hold what they are told until then.
-  // The Node's condition as the reporter read it at start, and later as it first wrote it
-  // to a re-created Node (a new transition time, which a restart must not bring back).
-  const adopt = (raw: unknown): void => {
-    const a = adoptedOf(raw);
-    if (a === null) return;
-    if (apply({ kind: 'adopted', condition: a }).adopted === true) log.info({ adopted: { ...a, lastTransitionTime: new Date(a.lastTransitionTime).toISOString() } }, 'adopted the node condition found on the API server');
+  // What they learn about the Node (its condition at the first read, a re-created
+  // object, its GPU count) goes to the core, which answers them with the condition.
+  const onNode = (facts: NodeFacts): void => {
+    const out = apply({ kind: 'node', facts });
+    const a = facts.condition;
+    if (out.adopted === true && a !== null) log.info({ adopted: { ...a, lastTransitionTime: new Date(a.lastTransitionTime).toISOString() } }, 'adopted the node condition found on the API server');
+    if (out.renewed === true) log.info({ lastTransitionTime: new Date(core.condition?.lastTransitionTime ?? 0).toISOString() }, 'a new Node object under this name: the condition starts a new transition time');
   };
   const reportersStarted = reporters.map(async (r) =>
-    r
-      .start?.((adopted) => adopt({ adopted }))
-      .then(adopt)
-      .catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start')),
+    r.start({ onNode }).catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start')),
   );
   send(start.notices);
   if (refusedAtStart !== null) refuseRules(refusedAtStart);
@@ -450,7 +448,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     );
     readAgain(start, saved.savedAt);
   }
-  view.sources = opts.sources({ onObservation, onStatus, onRejected }, { cursor: start.cursor, resumed: start.resumed, logFiles: start.logFiles, bootTimeMs });
+  view.sources = opts.sources({ onObservation, onStatus, onRejected }, { cursor: start.cursor, resumed: start.resumed, logFiles: start.logFiles, bootTimeMs, nodeGpus: () => core.nodeGpus });
   for (const s of view.sources) {
     await s.start();
     if (s.status !== undefined) onStatus(s.status());
@@ -487,19 +485,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   return { debugAddress: debug.address, metricsAddress: metricsServer?.address ?? null, bootId, stop };
 }
 
-/** A reporter's start result as the Node's condition, when it has a valid one. */
-function adoptedOf(result: unknown): AdoptedCondition | null {
-  const a = (result as { adopted?: { status: string; reason: string; lastTransitionTime: string } } | undefined)?.adopted;
-  if (a === undefined) return null;
-  const ltt = Date.parse(a.lastTransitionTime);
-  if (!Number.isFinite(ltt) || (a.status !== 'True' && a.status !== 'False' && a.status !== 'Unknown')) return null;
-  return { status: a.status, reason: a.reason, lastTransitionTime: ltt };
-}
-
 function latestWrite(reporters: Reporter[]): WriteRecord | null {
   let best: WriteRecord | null = null;
   for (const r of reporters) {
-    const w = r.lastWrite?.() ?? null;
+    const w = r.lastWrite();
     if (w !== null && (best === null || w.at > best.at)) best = w;
   }
   return best;

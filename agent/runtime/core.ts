@@ -1,12 +1,13 @@
 // The agent's decisions, in one place and pure: readiness, the condition and its
-// transition time, adoption of the Node's condition at start, which verdicts
-// reach the reporters (and whether a False must be on disk first), operator
-// clears, rule reloads. Events go in with the time they happen; what to emit
+// transition time (at a flip, at adoption of the Node's condition, for a Node
+// object created anew), which conditions reach the reporters (and whether a
+// False must be on disk first), operator clears, rule reloads, the Node's GPU
+// count for the device-count check. Events go in with the time they happen; what to emit
 // comes out. No I/O, no clock, no timers: the composition root (agent.ts) does
 // those, and the tests drive this with plain values, as health/ is driven.
 import type { Observation } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
-import type { AdoptedCondition, ConditionRecord, NodeVerdict, Notice } from '../model/verdict.ts';
+import type { AdoptedCondition, ConditionRecord, NodeFacts, NodeVerdict, Notice } from '../model/verdict.ts';
 import { clearFindings, isReady, observe, tick, updateSource, verdictOf, type HealthState, type ObserveResult } from '../health/index.ts';
 import { riskyRulesNotice } from '../rules/risk.ts';
 import type { RuleTable } from '../rules/types.ts';
@@ -16,12 +17,14 @@ export interface CoreState {
   rules: RuleTable;
   /** True after the first full observation cycle; no condition is decided before. */
   ready: boolean;
-  /** The condition as decided; its transition time moves only when the status flips. */
+  /** The condition as decided, the one every reporter writes; see `nextCondition` and the `node` event. */
   condition: ConditionRecord | null;
-  /** The last verdict handed to the reporters. */
-  told: NodeVerdict | null;
-  /** What the API server had for this Node at start, once a reporter read it. */
+  /** The last condition handed to the reporters. */
+  told: ConditionRecord | null;
+  /** The condition as the Node holds it, as the reporter last said (its first read, its watch, its writes). */
   node: AdoptedCondition | null;
+  /** GPUs the Node advertises, as the API server last said; null when unknown. */
+  nodeGpus: number | null;
 }
 
 export type CoreEvent =
@@ -33,15 +36,16 @@ export type CoreEvent =
   | { kind: 'clear'; gpu: string | undefined }
   | { kind: 'rules-loaded'; table: RuleTable }
   | { kind: 'rules-refused'; file: string; error: string }
-  | { kind: 'adopted'; condition: AdoptedCondition };
+  /** What the API server says about this Node (a reporter's read, watch or write). */
+  | { kind: 'node'; facts: NodeFacts };
 
 /** What the root does for one event. */
 export interface CoreOutput {
   notices: Notice[];
   /** The state file should be written (soon). */
   save: boolean;
-  /** Hand this verdict to the reporters; `durableFirst`: only once the state file holds it (a new False). */
-  tell: { verdict: NodeVerdict; durableFirst: boolean } | null;
+  /** Hand this condition to the reporters; `durableFirst`: only once the state file holds it (a new False). */
+  tell: { condition: ConditionRecord; durableFirst: boolean } | null;
   /** The agent became ready with this event. */
   becameReady: boolean;
   /** The condition's status flipped with this event (for one log line). */
@@ -50,8 +54,10 @@ export interface CoreOutput {
   reply?: ClearReply;
   /** `observed`: the finding it made or updated. */
   finding?: ObserveResult['finding'];
-  /** `adopted`: whether the Node's condition was taken over (its transition time kept). */
+  /** `node`: the Node's condition was taken over (its transition time kept). */
   adopted?: boolean;
+  /** `node`: a new Node object, so the condition got a new transition time. */
+  renewed?: boolean;
 }
 
 export type ClearReply = { ok: true; cleared: number; detail: string } | { ok: false; error: string };
@@ -63,46 +69,54 @@ export interface CoreContext {
 }
 
 export function createCore(health: HealthState, rules: RuleTable, condition: ConditionRecord | null): CoreState {
-  return { health, rules, ready: false, condition, told: null, node: null };
+  return { health, rules, ready: false, condition, told: null, node: null, nodeGpus: null };
 }
 
 function empty(): CoreOutput {
   return { notices: [], save: false, tell: null, becameReady: false, flipped: null };
 }
 
-/** The condition after `verdict`: the transition time moves only when the status flips. */
-export function nextCondition(prev: ConditionRecord | null, verdict: NodeVerdict, now: number): ConditionRecord {
+/** Whole seconds, as the API server keeps metav1.Time: the record is exactly what the Node shows. */
+export function wholeSeconds(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The condition after `verdict`. The one place its transition time moves with
+ * the evidence: only when the status flips, never on a new reason, message or
+ * restart (Karpenter's and EKS's repair clocks count from it). A flip to the
+ * status the Node already shows (`onNode`: a change that was never written, a
+ * state file older than the Node) is no transition on the Node: its time stays.
+ */
+export function nextCondition(prev: ConditionRecord | null, verdict: NodeVerdict, now: number, onNode: AdoptedCondition | null = null): ConditionRecord {
   const flipped = prev === null || prev.status !== verdict.status;
-  return { status: verdict.status, reason: verdict.reason, message: verdict.message, lastTransitionTime: flipped ? now : prev.lastTransitionTime };
+  const since = !flipped ? prev.lastTransitionTime : onNode?.status === verdict.status ? onNode.lastTransitionTime : wholeSeconds(now);
+  return { status: verdict.status, reason: verdict.reason, message: verdict.message, lastTransitionTime: since };
 }
 
 function sameCondition(a: ConditionRecord | null, b: ConditionRecord): boolean {
   return a !== null && a.status === b.status && a.reason === b.reason && a.message === b.message && a.lastTransitionTime === b.lastTransitionTime;
 }
 
-function sameVerdict(a: NodeVerdict | null, b: NodeVerdict): boolean {
-  return a !== null && a.status === b.status && a.reason === b.reason && a.message === b.message;
-}
-
-/** Readiness, then (once ready) the condition and the verdict for the reporters. */
-function settle(core: CoreState, now: number, ctx: CoreContext, out: CoreOutput): void {
+/** Readiness, then (once ready) the condition for the reporters. `force`: tell it even if unchanged (a reporter waits for the answer). */
+function settle(core: CoreState, now: number, ctx: CoreContext, out: CoreOutput, force = false): void {
   if (!core.ready && isReady(core.health) && ctx.sourcesSettled) {
     core.ready = true;
     out.becameReady = true;
   }
   if (!core.ready) return;
   const v = verdictOf(core.health, now);
-  const next = nextCondition(core.condition, v, now);
+  const next = nextCondition(core.condition, v, now, core.node);
   if (!sameCondition(core.condition, next)) {
     if (core.condition?.status !== next.status) out.flipped = next;
     core.condition = next;
     out.save = true;
   }
-  if (!sameVerdict(core.told, v)) {
+  if (force || !sameCondition(core.told, next)) {
     // The evidence behind a False is on disk before any reporter hears of it: an OOM
     // kill or eviction right after must not lose the finding the Node already shows.
-    out.tell = { verdict: v, durableFirst: v.status === 'False' && core.told?.status !== 'False' };
-    core.told = v;
+    out.tell = { condition: next, durableFirst: next.status === 'False' && core.told?.status !== 'False' };
+    core.told = next;
   }
 }
 
@@ -174,21 +188,47 @@ export function step(core: CoreState, event: CoreEvent, now: number, ctx: CoreCo
     case 'rules-refused':
       out.notices = [refusedNotice(event.file, core.rules.origin, event.error, now)];
       return out;
-    case 'adopted': {
-      // The Node's condition as the API server has it: when this agent has no record of
-      // its own (a new state dir) or agrees on the status, its transition time is the one
-      // to keep, so a restart never moves it.
-      const a = event.condition;
-      core.node = a;
-      if (core.condition?.status === a.status && core.condition.lastTransitionTime === a.lastTransitionTime) return { ...out, adopted: false };
-      if (core.condition === null) core.condition = { status: a.status, reason: a.reason, message: '', lastTransitionTime: a.lastTransitionTime };
-      else if (core.condition.status === a.status) core.condition = { ...core.condition, lastTransitionTime: a.lastTransitionTime };
-      else return { ...out, adopted: false };
-      return { ...out, adopted: true, save: true };
-    }
+    case 'node':
+      return nodeFacts(core, event.facts, now, ctx, out);
   }
   settle(core, now, ctx, out);
   return out;
+}
+
+/**
+ * What the API server says about the Node. At its first read, the Node's condition
+ * is adopted when this agent has no record of its own (a new state dir) or agrees
+ * on the status: its transition time is the one to keep, so a restart never moves
+ * it. A new Node object (deleted and created again) gets a new transition time:
+ * the old object's would start the repair clock already run out. After either the
+ * condition is told again, changed or not: the reporter waits for that answer
+ * before it writes to what it has just read.
+ */
+function nodeFacts(core: CoreState, facts: NodeFacts, now: number, ctx: CoreContext, out: CoreOutput): CoreOutput {
+  core.nodeGpus = facts.gpus;
+  core.node = facts.condition;
+  if (facts.seen === 'update') return out;
+  const after = conditionAfterNode(core.condition, facts, now);
+  if (after.adopted || after.renewed) {
+    core.condition = after.condition;
+    out.save = true;
+  }
+  out.adopted = after.adopted;
+  out.renewed = after.renewed;
+  settle(core, now, ctx, out, true);
+  return out;
+}
+
+/** The condition after what the API server says about the Node (see `nodeFacts`). Pure. */
+export function conditionAfterNode(c: ConditionRecord | null, facts: NodeFacts, now: number): { condition: ConditionRecord | null; adopted: boolean; renewed: boolean } {
+  if (facts.seen === 'renewed') {
+    return c === null ? { condition: c, adopted: false, renewed: false } : { condition: { ...c, lastTransitionTime: wholeSeconds(now) }, adopted: false, renewed: true };
+  }
+  const a = facts.condition;
+  if (facts.seen !== 'first-read' || a === null) return { condition: c, adopted: false, renewed: false };
+  if (c === null) return { condition: { status: a.status, reason: a.reason, message: '', lastTransitionTime: a.lastTransitionTime }, adopted: true, renewed: false };
+  if (c.status === a.status && c.lastTransitionTime !== a.lastTransitionTime) return { condition: { ...c, lastTransitionTime: a.lastTransitionTime }, adopted: true, renewed: false };
+  return { condition: c, adopted: false, renewed: false };
 }
 
 /**

@@ -3,7 +3,7 @@
 // refused control-socket peer. A burst, then a steady rate, as for Events (the
 // kube reporter's TokenBucket); what is left out is counted (a metric) and told in
 // a summary line at most every `summaryEveryMs`. Pure: time is passed in.
-import { TokenBucket } from '../report/kube/token-bucket.ts';
+import { TokenBucket } from '../model/token-bucket.ts';
 
 export interface LineBudgetOptions {
   burst: number;

@@ -82,14 +82,17 @@ export function withPodImpact(inner: Reporter, lookup: PodLookup, opts: PodImpac
     const byGpu = await lookup.podsFor(n.gpuUuids);
     const refs = n.gpuUuids.flatMap((u) => byGpu.get(u) ?? []);
     inner.notice(refs.length === 0 ? n : { ...n, note: noteWithPods(n.note, refs) });
-    if (opts.podEvents && n.type === 'Warning' && inner.podNotice !== undefined) {
+    if (opts.podEvents && n.type === 'Warning') {
       for (const p of groupByPod(refs)) inner.podNotice({ ...n, note: podEventNote(n.note, p) }, { namespace: p.namespace, name: p.name, container: p.containers.join(',') });
     }
   };
 
-  const wrapped: Reporter = {
+  return {
     name: inner.name,
-    setVerdict: (v, now) => inner.setVerdict(v, now),
+    start: (hooks) => inner.start(hooks),
+    setCondition: (c) => inner.setCondition(c),
+    podNotice: (n, pod) => inner.podNotice(n, pod),
+    lastWrite: () => inner.lastWrite(),
     notice(n) {
       if (n.gpuUuids.length === 0 && waiting === 0) return inner.notice(n);
       if (waiting >= MAX_WAITING) return inner.notice(n);
@@ -107,9 +110,6 @@ export function withPodImpact(inner: Reporter, lookup: PodLookup, opts: PodImpac
       await inner.stop();
     },
   };
-  if (inner.start !== undefined) wrapped.start = (onAdopted) => (inner.start as NonNullable<Reporter['start']>)(onAdopted);
-  if (inner.lastWrite !== undefined) wrapped.lastWrite = () => inner.lastWrite?.() ?? null;
-  return wrapped;
 }
 
 export interface PodsView {

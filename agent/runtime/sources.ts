@@ -23,19 +23,15 @@ export interface SourceContext {
   /** This boot's start (ms since the epoch); log-file lines from before it are skipped. null: unknown, every line counts. */
   bootTimeMs?: number | null;
   now: () => number;
-  /** GPUs the node should have when --expected-gpus is not set (the Node's nvidia.com/gpu capacity); null: no count check. */
-  expectedGpus?: () => number | null;
+  /** GPUs the node should have when --expected-gpus is not set (the Node's nvidia.com/gpu capacity, a fact the core keeps); null: no count check. */
+  nodeGpus?: () => number | null;
 }
 
-/** Every source the configuration asks for; `expectedGpus`: the Node's GPU count, for the device-count check. */
-export function configuredSources(
-  config: AgentConfig,
-  expectedGpus: (() => number | null) | null,
-  log: Logger,
-): (cb: SourceCallbacks, ctx: SourceStart) => Source[] {
+/** Every source the configuration asks for. */
+export function configuredSources(config: AgentConfig, log: Logger): (cb: SourceCallbacks, ctx: SourceStart) => Source[] {
   return (cb, ctx) => {
     const out: Source[] = [];
-    const full: SourceContext = { ...ctx, now: Date.now, ...(expectedGpus === null ? {} : { expectedGpus }) };
+    const full: SourceContext = { ...ctx, now: Date.now };
     // First: its first look at the bus lands before the kernel log is replayed.
     out.push(sysfsSource(config, cb, full, (err) => log.warn({ sysfsRoot: config.sysfsRoot, err }, 'cannot look at the PCI bus')));
     if (config.kmsg !== null) out.push(kmsgSource(config, cb, full));
@@ -141,7 +137,7 @@ export function gpuSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceC
       dcgmAddress: config.dcgmAddress,
       intervalMs: config.dcgmIntervalMs,
       // A configured count wins; else what the Node advertises, read when the GPU source asks.
-      expectedGpus: config.expectedGpus ?? ctx.expectedGpus ?? null,
+      expectedGpus: config.expectedGpus ?? ctx.nodeGpus ?? null,
       ...(config.dcgmLib === null ? {} : { dcgmLibPath: config.dcgmLib }),
       ...(config.nvmlLib === null ? {} : { nvmlLibPath: config.nvmlLib }),
       now: ctx.now,
@@ -170,7 +166,7 @@ export function sysfsSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sourc
   const s = new SysfsSource({
     sysfsRoot: config.sysfsRoot,
     intervalMs: config.sysfsIntervalMs,
-    expectedGpus: expected !== null ? () => (expected > 0 ? expected : null) : (ctx.expectedGpus ?? (() => null)),
+    expectedGpus: expected !== null ? () => (expected > 0 ? expected : null) : (ctx.nodeGpus ?? (() => null)),
     now: ctx.now,
     onObservation: (obs) => cb.onObservation(obs),
     onError,

@@ -6,7 +6,7 @@ import type { Observation, SourceName } from '../model/evidence.ts';
 import type { Rejection, RejectionCounts } from '../parse/kernel-log.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { PodRef } from '../model/pod-ref.ts';
-import type { Notice, NodeVerdict } from '../model/verdict.ts';
+import type { ConditionRecord, NodeFacts, Notice } from '../model/verdict.ts';
 import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 import type { AerSample } from '../sources/sysfs/bus.ts';
 
@@ -29,13 +29,15 @@ export interface SourceCallbacks {
   onStatus(status: SourceStatus): void;
 }
 
-/** What sources start from: the persisted kmsg cursor and log-file positions. */
+/** What sources start from: the persisted kmsg cursor and log-file positions, and the Node's GPU count. */
 export interface SourceStart {
   cursor: KmsgCursor | null;
   resumed: boolean;
   logFiles: LogFilePosition[];
   /** This boot's start (ms since the epoch); null when it could not be read. */
   bootTimeMs: number | null;
+  /** GPUs the Node advertises, as the API server last said (a fact the core keeps); null when unknown. */
+  nodeGpus: () => number | null;
 }
 
 /** Counters a source keeps itself; read when /metrics or /debug/state is asked, not per record. */
@@ -69,13 +71,6 @@ export interface Source {
   aer?(): AerSample[];
 }
 
-/** A condition as the API server holds it; its transition time is the one the runtime keeps. */
-export interface AdoptedCondition {
-  status: string;
-  reason: string;
-  lastTransitionTime: string;
-}
-
 /** What reporters tell the debug endpoint about their last write. */
 export interface WriteRecord {
   at: number;
@@ -85,19 +80,27 @@ export interface WriteRecord {
   detail: string;
 }
 
+/** What a reporter hears from the API server and hands back to the decision core. */
+export interface ReporterHooks {
+  /** Called synchronously from the reporter's read, watch or write; the core answers with `setCondition` when it must. */
+  onNode(facts: NodeFacts): void;
+}
+
+/**
+ * A transport outward. It decides nothing about the condition: it writes the
+ * one it is given, transition time included, and paces its writes (one write
+ * policy per transport, never a second copy of the decisions).
+ */
 export interface Reporter {
   readonly name: string;
-  /**
-   * Connects, if it needs to; must not throw for an unreachable server.
-   * `onAdopted`: the condition as the reporter later first wrote it to a new
-   * Node object (re-created under the same name), with its new transition time.
-   */
-  start?(onAdopted?: (adopted: AdoptedCondition) => void): Promise<unknown>;
-  /** The desired condition; called whenever the verdict changes, only once the agent is ready. */
-  setVerdict(verdict: NodeVerdict, now: number): void;
+  /** Connects (if it needs to) and reads what it needs; must not throw for an unreachable server. */
+  start(hooks: ReporterHooks): Promise<void>;
+  /** The condition as the core decided it; called whenever it changes, only once the agent is ready. */
+  setCondition(condition: ConditionRecord): void;
   notice(notice: Notice): void;
   /** The notice as an Event regarding a Pod that holds one of its GPUs (only with --pod-events). */
-  podNotice?(notice: Notice, pod: PodRef): void;
-  stop(): void | Promise<void>;
-  lastWrite?(): WriteRecord | null;
+  podNotice(notice: Notice, pod: PodRef): void;
+  /** Ends timers and connections; what is still waiting gets one last bounded attempt. */
+  stop(): Promise<void>;
+  lastWrite(): WriteRecord | null;
 }

@@ -1,11 +1,11 @@
 // One simulated GPU node of the fleet bench: the agent's own pure middle
-// (recogniser -> observe -> verdict, default rules) and its own Kubernetes
-// reporter (condition writer + Event recorder, agent/report/kube), fed driver
+// (recogniser -> the decision core with health and the default rules) and its
+// own Kubernetes reporter (condition writer + Event recorder, agent/report/kube), fed driver
 // lines instead of /dev/kmsg. What it sends the API server is what one agent
 // process would send for the same records; the process, its sources and its
 // debug server are left out.
-import { emptyHealth, learnDevices, observe, updateSource, verdictOf, type HealthState } from '../../agent/health/index.ts';
-import type { NodeVerdict } from '../../agent/model/verdict.ts';
+import { emptyHealth, learnDevices } from '../../agent/health/index.ts';
+import { createCore, step, type CoreEvent, type CoreState } from '../../agent/runtime/core.ts';
 import { recogniseLine } from '../../agent/parse/nvidia.ts';
 import { toObservation } from '../../agent/parse/observation.ts';
 import { createKubeReporter, type KubeReporter } from '../../agent/report/kube/reporter.ts';
@@ -40,15 +40,13 @@ export function countingLogger(counts: LogCounts): KubeLogger {
 export class SimNode {
   readonly name: string;
   readonly reporter: KubeReporter;
-  private health: HealthState;
-  private readonly rules: RuleTable;
-  private last: NodeVerdict | null = null;
+  private readonly core: CoreState;
 
   constructor(opts: { name: string; connection: KubeConnection; rules: RuleTable; logger: KubeLogger; heartbeatMs?: number }) {
     this.name = opts.name;
-    this.rules = opts.rules;
-    this.health = emptyHealth(`sim-boot-${opts.name}`);
-    learnDevices(this.health, Array.from({ length: GPUS_PER_NODE }, (_, g) => gpuPci(g)), 'sysfs');
+    const health = emptyHealth(`sim-boot-${opts.name}`);
+    learnDevices(health, Array.from({ length: GPUS_PER_NODE }, (_, g) => gpuPci(g)), 'sysfs');
+    this.core = createCore(health, opts.rules, null);
     this.reporter = createKubeReporter({
       nodeName: opts.name,
       connection: opts.connection,
@@ -59,9 +57,8 @@ export class SimNode {
 
   /** Reads the node (adopts its condition), then reports the first full cycle: True. */
   async start(now: number): Promise<void> {
-    await this.reporter.start();
-    this.health = updateSource(this.health, { source: 'kmsg', state: 'up', since: now, detail: '', caughtUp: true }, now).state;
-    this.settle(now);
+    await this.reporter.start({ onNode: (facts) => this.apply({ kind: 'node', facts }, Date.now()) });
+    this.apply({ kind: 'source', status: { source: 'kmsg', state: 'up', since: now, detail: '', caughtUp: true } }, now);
   }
 
   /** One batch of kernel lines (one read's worth), settled once after it as the runtime does. */
@@ -70,19 +67,16 @@ export class SimNode {
       const rec = recogniseLine(line);
       const obs = rec === null ? null : toObservation(rec, 'kmsg', now, false);
       if (obs === null) continue;
-      const r = observe(this.health, obs, this.rules, now);
-      this.health = r.state;
-      for (const n of r.notices) this.reporter.notice(n);
+      this.apply({ kind: 'observed', obs }, now);
     }
-    this.settle(now);
+    this.apply({ kind: 'settle' }, now);
   }
 
-  private settle(now: number): void {
-    const v = verdictOf(this.health, now);
-    const l = this.last;
-    if (l !== null && l.status === v.status && l.reason === v.reason && l.message === v.message) return;
-    this.last = v;
-    this.reporter.setVerdict(v, now);
+  /** One event through the core; its notices and condition to the reporter (no state file here: nothing waits for one). */
+  private apply(event: CoreEvent, now: number): void {
+    const out = step(this.core, event, now, { sourcesSettled: true });
+    for (const n of out.notices) this.reporter.notice(n);
+    if (out.tell !== null) this.reporter.setCondition(out.tell.condition);
   }
 
   stop(): Promise<void> {

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '../../agent/report/kube/client.ts';
 import { inClusterConnection, kubeconfigConnection } from '../../agent/report/kube/connection.ts';
 import { createKubeReporter } from '../../agent/report/kube/reporter.ts';
+import { driven } from '../helpers/drive-reporter.ts';
 import { AGENT_NAMESPACE, agentIdentity, condition, createNode, getNode, uniqueName } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
 import { captureLogger } from './harness/log-capture.ts';
@@ -26,7 +27,7 @@ test('a rotated token file is picked up on the next request', async () => {
   };
   const client = new KubeClient(first.connection);
   assert.equal(await whoami(client), first.podName);
-  const r = createKubeReporter({ nodeName: node, kubeconfig: first.kubeconfig, logger: captureLogger(), coalesceMs: 50 });
+  const r = driven(createKubeReporter({ nodeName: node, kubeconfig: first.kubeconfig, logger: captureLogger(), coalesceMs: 50 }));
   await r.start();
   r.setVerdict({ status: 'True', reason: 'NvidiaGPUIsReady', message: 'one' }, Date.now());
   while (r.status().writes < 1) await sleep(20);

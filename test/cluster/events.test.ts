@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Notice } from '../../agent/model/verdict.ts';
 import { createKubeReporter, type KubeReporterOptions } from '../../agent/report/kube/reporter.ts';
+import { driven } from '../helpers/drive-reporter.ts';
 import { agentIdentity, createNode, uniqueName } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
 import { captureLogger } from './harness/log-capture.ts';
@@ -28,7 +29,7 @@ async function setup(prefix: string, o: Partial<KubeReporterOptions> = {}) {
   const node = uniqueName(prefix);
   const created = await createNode(cluster().admin(), node);
   const id = await agentIdentity(cluster(), node);
-  const reporter = createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: captureLogger(), ...o });
+  const reporter = driven(createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: captureLogger(), ...o }));
   await reporter.start();
   return { node, uid: created.metadata.uid, reporter };
 }

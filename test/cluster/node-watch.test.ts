@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeVerdict } from '../../agent/model/verdict.ts';
 import { CONTENT_STRATEGIC_MERGE } from '../../agent/report/kube/client.ts';
 import { createKubeReporter, type KubeReporter, type KubeReporterOptions } from '../../agent/report/kube/reporter.ts';
+import { driven, type Driven } from '../helpers/drive-reporter.ts';
 import { agentIdentity, condition, createNode, uniqueName, type NodeObject } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
 import { captureLogger } from './harness/log-capture.ts';
@@ -18,7 +19,7 @@ const TYPE = 'AcceleratedHardwareReady';
 const xid79: NodeVerdict = { status: 'False', reason: 'NvidiaXID79Error', message: 'GPU 3 (PCI 0000:3b:00.0) fell off the bus; action: replace' };
 
 const cluster = useAgentCluster({ private: true }); // this file stops the API server
-const reporters: KubeReporter[] = [];
+const reporters: Array<Driven<KubeReporter>> = [];
 // A failed test leaves its reporter's timers behind, which would keep this file running.
 after(async () => {
   for (const r of reporters) await r.stop();
@@ -34,12 +35,12 @@ async function until(what: string, ok: () => boolean, timeoutMs: number): Promis
 }
 
 /** A Node whose reporter (default 5-minute heartbeat) has written False and watches it. */
-async function watchedBrokenNode(prefix: string, o: Partial<KubeReporterOptions> = {}): Promise<{ node: string; r: KubeReporter; log: ReturnType<typeof captureLogger> }> {
+async function watchedBrokenNode(prefix: string, o: Partial<KubeReporterOptions> = {}): Promise<{ node: string; r: Driven<KubeReporter>; log: ReturnType<typeof captureLogger> }> {
   const node = uniqueName(prefix);
   await createNode(cluster().admin(), node);
   const id = await agentIdentity(cluster(), node);
   const log = captureLogger();
-  const r = createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: log, requestTimeoutMs: 2000, ...o });
+  const r = driven(createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: log, requestTimeoutMs: 2000, ...o }));
   reporters.push(r);
   await r.start();
   r.setVerdict(xid79, Date.now());

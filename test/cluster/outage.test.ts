@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKubeReporter } from '../../agent/report/kube/reporter.ts';
+import { driven } from '../helpers/drive-reporter.ts';
 import { rfc3339 } from '../../agent/report/kube/condition.ts';
 import { agentIdentity, condition, createNode, getNode, uniqueName } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
@@ -18,7 +19,7 @@ test('API server down, state changes meanwhile, API server back: one write of th
   await createNode(cluster().admin(), node);
   const id = await agentIdentity(cluster(), node);
   const log = captureLogger();
-  const r = createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: log, coalesceMs: 200, heartbeatMs: 60_000, backoff: { baseMs: 100, maxMs: 800 }, requestTimeoutMs: 2000 });
+  const r = driven(createKubeReporter({ nodeName: node, kubeconfig: id.kubeconfig, logger: log, coalesceMs: 200, heartbeatMs: 60_000, backoff: { baseMs: 100, maxMs: 800 }, requestTimeoutMs: 2000 }));
   await r.start();
   r.setVerdict({ status: 'True', reason: 'NvidiaGPUIsReady', message: 'ok' }, Date.now());
   while (r.status().writes < 1) await sleep(20);

@@ -1,9 +1,9 @@
-// The condition the reporter writes, as plain values: lastTransitionTime moves
-// only on a status flip against what the server holds.
+// The condition the reporter writes, as plain values: written as the core
+// decided it (runtime/core.ts), transition time included.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { conditionPatch, conditionToWrite, findCondition, rfc3339, sameContent, type NodeCondition } from '../../agent/report/kube/condition.ts';
-import { TokenBucket } from '../../agent/report/kube/token-bucket.ts';
+import { conditionPatch, conditionToWrite, findCondition, heldCondition, rfc3339, sameContent, type NodeCondition } from '../../agent/report/kube/condition.ts';
+import { TokenBucket } from '../../agent/model/token-bucket.ts';
 import { microTime } from '../../agent/report/kube/events.ts';
 
 const T = 'AcceleratedHardwareReady';
@@ -15,34 +15,32 @@ test('times are RFC 3339 at whole seconds (metav1.Time), Event times at microsec
   assert.equal(microTime(t0), '2026-03-01T10:00:00.750000Z');
 });
 
-test('same status on the server: its transition time is kept, whatever the reason', () => {
-  const c = conditionToWrite(T, { status: 'False', reason: 'NvidiaXID48Error', message: 'b' }, t0, onServer, t0 + 5000);
-  assert.equal(c.lastTransitionTime, '2026-03-01T08:00:00Z');
+test('the condition is written as decided: its transition time is the one given, whatever the server holds', () => {
+  const decided = { status: 'False' as const, reason: 'NvidiaXID48Error', message: 'b', lastTransitionTime: Date.parse('2026-03-01T07:30:00Z') };
+  const c = conditionToWrite(T, decided, t0 + 5000);
+  assert.equal(c.lastTransitionTime, '2026-03-01T07:30:00Z', 'not the server\'s 08:00: the core decides it');
   assert.equal(c.lastHeartbeatTime, '2026-03-01T10:00:05Z');
   assert.equal(c.reason, 'NvidiaXID48Error');
 });
 
-test('a different status (or none on the server): the time the desired status began', () => {
-  const healthy = { status: 'True' as const, reason: 'NvidiaGPUIsReady', message: 'ok' };
-  assert.equal(conditionToWrite(T, healthy, t0, onServer, t0 + 9000).lastTransitionTime, '2026-03-01T10:00:00Z');
-  assert.equal(conditionToWrite(T, healthy, t0, undefined, t0 + 9000).lastTransitionTime, '2026-03-01T10:00:00Z');
-  // A status start in the future (clock skew between callers) is clamped to now.
-  assert.equal(conditionToWrite(T, healthy, t0 + 60_000, undefined, t0).lastTransitionTime, '2026-03-01T10:00:00Z');
-});
-
 test('the patch carries only the owned condition', () => {
-  const c = conditionToWrite(T, { status: 'Unknown', reason: 'GPUHealthUnobservable', message: 'no source' }, t0, undefined, t0);
+  const c = conditionToWrite(T, { status: 'Unknown', reason: 'GPUHealthUnobservable', message: 'no source', lastTransitionTime: t0 }, t0);
   assert.deepEqual(Object.keys(conditionPatch(c)), ['status']);
   assert.deepEqual(conditionPatch(c).status.conditions, [c]);
 });
 
-test('findCondition and sameContent read what the server holds', () => {
+test('findCondition, sameContent and heldCondition read what the server holds', () => {
   const node = { status: { conditions: [{ type: 'Ready', status: 'True' as const }, onServer] } };
   assert.deepEqual(findCondition(node, T), onServer);
   assert.equal(findCondition(node, 'Missing'), undefined);
-  assert.equal(sameContent(onServer, { status: 'False', reason: 'NvidiaXID79Error', message: 'a' }), true);
-  assert.equal(sameContent(onServer, { status: 'False', reason: 'NvidiaXID79Error', message: 'b' }), false);
-  assert.equal(sameContent(undefined, { status: 'False', reason: 'NvidiaXID79Error', message: 'a' }), false);
+  const ltt = Date.parse(onServer.lastTransitionTime);
+  assert.equal(sameContent(onServer, { status: 'False', reason: 'NvidiaXID79Error', message: 'a', lastTransitionTime: ltt + 999 }), true, 'whole seconds, as the server keeps them');
+  assert.equal(sameContent(onServer, { status: 'False', reason: 'NvidiaXID79Error', message: 'b', lastTransitionTime: ltt }), false);
+  assert.equal(sameContent(onServer, { status: 'False', reason: 'NvidiaXID79Error', message: 'a', lastTransitionTime: ltt - 60_000 }), false, 'a transition time edited by hand is put right');
+  assert.equal(sameContent(undefined, { status: 'False', reason: 'NvidiaXID79Error', message: 'a', lastTransitionTime: ltt }), false);
+  assert.deepEqual(heldCondition(onServer), { status: 'False', reason: 'NvidiaXID79Error', lastTransitionTime: ltt });
+  assert.equal(heldCondition({ ...onServer, lastTransitionTime: '' }), null, 'no valid time: nothing to adopt');
+  assert.equal(heldCondition({ ...onServer, status: 'Maybe' as never }), null);
 });
 
 test('token bucket: burst, then one per refill period', () => {

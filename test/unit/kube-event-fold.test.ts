@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { observe } from '../../agent/health/index.ts';
 import type { Notice } from '../../agent/model/verdict.ts';
+import { dryRunTransport } from '../../agent/report/kube/transport.ts';
 import { DEFAULT_BACKOFF } from '../../agent/report/kube/backoff.ts';
 import { EventRecorder } from '../../agent/report/kube/events.ts';
 import { at, rules, T0, watched, xid } from './health-fixtures.ts';
@@ -40,12 +41,12 @@ function recorder(foldWindowMs: number, calls: Calls, hold?: (now: number) => bo
     error() {},
     info(obj: object, msg?: string) {
       const o = obj as { event?: { reason: string; series?: { count: number } }; name?: string; series?: { count: number } };
-      if (msg === 'would create event' && o.event !== undefined) calls.creates.push({ reason: o.event.reason, count: o.event.series?.count ?? 1 });
+      if (msg === 'would write event' && o.event !== undefined) calls.creates.push({ reason: o.event.reason, count: o.event.series?.count ?? 1 });
       if (msg === 'would update event series') calls.updates.push({ name: o.name ?? '', count: o.series?.count ?? 0 });
     },
   };
   return new EventRecorder({
-    client: undefined, namespace: 'default', nodeName: 'n1', nodeUid: () => undefined, dryRun: true, logger,
+    transport: dryRunTransport(undefined, 'n1', logger), namespace: 'default', nodeName: 'n1', nodeUid: () => undefined, logger,
     clock: () => Date.now(), random: () => 0.5, backoff: DEFAULT_BACKOFF,
     burst: 25, refillMs: 5000, seriesIntervalMs: 10_000, maxKeys: 512, maxPendingCreates: 64, foldWindowMs,
     ...(hold !== undefined ? { hold } : {}),

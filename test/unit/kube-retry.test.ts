@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, isTransient } from '../../agent/report/kube/backoff.ts';
 import { KubeApiError, KubeNetworkError, parseRetryAfter } from '../../agent/report/kube/client.ts';
 import { createKubeReporter, type KubeReporter } from '../../agent/report/kube/reporter.ts';
+import { driven, type Driven } from '../helpers/drive-reporter.ts';
 
 interface Hit { at: number; method: string; url: string; body: string }
 
@@ -58,14 +59,14 @@ after(() => {
   api.server.close();
 });
 
-function reporter(): KubeReporter {
-  return createKubeReporter({
+function reporter(): Driven<KubeReporter> {
+  return driven(createKubeReporter({
     nodeName: 'n1', connection: { server: url }, logger: silent, coalesceMs: 0, heartbeatMs: 600_000,
     backoff: { baseMs: 100, maxMs: 2000 }, requestTimeoutMs: 300,
-  });
+  }));
 }
 
-async function untilWrites(r: KubeReporter, n: number, timeoutMs = 10_000): Promise<void> {
+async function untilWrites(r: Driven<KubeReporter>, n: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (r.status().writes < n) {
     if (Date.now() > deadline) throw new Error(`writes ${r.status().writes} < ${n}: ${r.status().lastError}`);

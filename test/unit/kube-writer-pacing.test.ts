@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { ConditionWriter, HEARTBEAT_JITTER, HOLD_EVENTS_MS } from '../../agent/report/kube/condition-writer.ts';
 import { DEFAULT_BACKOFF } from '../../agent/report/kube/backoff.ts';
+import { dryRunTransport } from '../../agent/report/kube/transport.ts';
+import type { ConditionRecord, NodeVerdict } from '../../agent/model/verdict.ts';
+import { nextCondition } from '../../agent/runtime/core.ts';
 
 const HEARTBEAT = 300_000;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -18,9 +21,17 @@ const healthy = { status: 'True' as const, reason: 'NvidiaGPUIsReady', message: 
 function writer(randoms: number[], updateIntervalMs = 30_000): ConditionWriter {
   let i = 0;
   return new ConditionWriter({
-    client: undefined, nodeName: 'n1', conditionType: 'AcceleratedHardwareReady', heartbeatMs: HEARTBEAT, coalesceMs: 1000, updateIntervalMs,
-    dryRun: true, logger: silent, clock: () => Date.now(), random: () => randoms[i++ % randoms.length] as number, backoff: DEFAULT_BACKOFF,
+    transport: dryRunTransport(undefined, 'n1', silent), nodeName: 'n1', conditionType: 'AcceleratedHardwareReady', heartbeatMs: HEARTBEAT, coalesceMs: 1000, updateIntervalMs,
+    logger: silent, clock: () => Date.now(), random: () => randoms[i++ % randoms.length] as number, backoff: DEFAULT_BACKOFF, onNode: () => undefined,
   });
+}
+
+/** The condition the core would decide after `v` at `now` (its transition time moves only on a flip), handed to `w`. */
+const decided = new WeakMap<ConditionWriter, ConditionRecord>();
+function setVerdict(w: ConditionWriter, v: NodeVerdict, now: number): void {
+  const c = nextCondition(decided.get(w) ?? null, v, now);
+  decided.set(w, c);
+  w.setCondition(c);
 }
 
 test('a heartbeat comes 0-10% early, drawn anew after each write, never late', async () => {
@@ -31,7 +42,7 @@ test('a heartbeat comes 0-10% early, drawn anew after each write, never late', a
     const c = writer([0.5, 0.1, 0.9]);
     for (const w of [a, b, c]) {
       await w.start();
-      w.setVerdict(healthy, Date.now());
+      setVerdict(w, healthy, Date.now());
     }
     const times = { a: [] as number[], b: [] as number[], c: [] as number[] };
     const t0 = Date.now();
@@ -77,7 +88,7 @@ async function advance(ms: number, stepMs = 100): Promise<void> {
 async function healthyWriter(): Promise<ConditionWriter> {
   const w = writer([0]);
   await w.start();
-  w.setVerdict(healthy, Date.now());
+  setVerdict(w, healthy, Date.now());
   await advance(1500);
   return w;
 }
@@ -90,13 +101,13 @@ test('in a storm, False is written at once and changes that keep it are written 
     // Quiet for a minute, then a storm: a new message (counts) every 100 ms for 65 s.
     await advance(60_000, 1000);
     const t0 = Date.now();
-    w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: 'storm 0' }, t0);
+    setVerdict(w, { status: 'False', reason: 'NvidiaXID79Error', message: 'storm 0' }, t0);
     await advance(100);
     assert.equal(w.status().writes, 2, 'False at once');
     assert.equal(w.status().current?.message, 'storm 0');
     const at: number[] = [];
     for (let i = 1; i <= 650; i++) {
-      w.setVerdict({ status: 'False', reason: i > 300 ? 'NvidiaXID48Error' : 'NvidiaXID79Error', message: `storm ${i}` }, Date.now());
+      setVerdict(w, { status: 'False', reason: i > 300 ? 'NvidiaXID48Error' : 'NvidiaXID79Error', message: `storm ${i}` }, Date.now());
       const before = w.status().writes;
       await advance(100);
       if (w.status().writes > before) at.push(Date.now() - t0);
@@ -105,14 +116,14 @@ test('in a storm, False is written at once and changes that keep it are written 
     assert.equal(w.status().current?.reason, 'NvidiaXID48Error', 'a new reason waits its turn too');
     // Cleared: the flip to True is written after the coalescing second, not held for 30 s.
     const t1 = Date.now();
-    w.setVerdict(healthy, t1);
+    setVerdict(w, healthy, t1);
     await advance(1500);
     assert.equal(w.status().current?.status, 'True');
     assert.ok((w.status().lastWriteAt as number) - t1 <= 1100, `${(w.status().lastWriteAt as number) - t1} ms`);
     // A single change after a quiet half minute waits only the coalescing second.
     await advance(31_000, 1000);
     const t2 = Date.now();
-    w.setVerdict({ ...healthy, message: 'DCGM is down' }, t2);
+    setVerdict(w, { ...healthy, message: 'DCGM is down' }, t2);
     await advance(1500);
     assert.equal(w.status().current?.message, 'DCGM is down');
     assert.ok((w.status().lastWriteAt as number) - t2 <= 1100);
@@ -128,7 +139,7 @@ test('Events are held while a transition to False waits, and never longer than H
     const w = await healthyWriter();
     assert.equal(w.holdsEvents(Date.now()), false, 'True written: nothing to wait for');
     const t0 = Date.now();
-    w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: 'x' }, t0);
+    setVerdict(w, { status: 'False', reason: 'NvidiaXID79Error', message: 'x' }, t0);
     assert.equal(w.holdsEvents(t0), true, 'the False is not written yet');
     assert.equal(w.holdsEvents(t0 + HOLD_EVENTS_MS), false, 'bounded');
     await advance(100);
@@ -146,14 +157,14 @@ test('nodes that turned False in the same second spread their storm updates (the
     const ws = [writer([0]), writer([0.999])];
     for (const w of ws) {
       await w.start();
-      w.setVerdict(healthy, Date.now());
+      setVerdict(w, healthy, Date.now());
     }
     await advance(60_000, 1000);
     const t0 = Date.now();
-    for (const w of ws) w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: 'storm 0' }, t0);
+    for (const w of ws) setVerdict(w, { status: 'False', reason: 'NvidiaXID79Error', message: 'storm 0' }, t0);
     const first: Array<number | undefined> = [undefined, undefined];
     for (let i = 1; i <= 350; i++) {
-      for (const w of ws) w.setVerdict({ status: 'False', reason: 'NvidiaXID79Error', message: `storm ${i}` }, Date.now());
+      for (const w of ws) setVerdict(w, { status: 'False', reason: 'NvidiaXID79Error', message: `storm ${i}` }, Date.now());
       const counts = ws.map((w) => w.status().writes);
       await advance(100);
       for (const [k, w] of ws.entries()) if (first[k] === undefined && w.status().writes > (counts[k] as number) && Date.now() - t0 > 1000) first[k] = Date.now() - t0;

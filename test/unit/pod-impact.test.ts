@@ -49,10 +49,12 @@ test('withPodImpact keeps notice order across a slow lookup and posts one Pod Ev
   const seen: string[] = [];
   const inner: Reporter = {
     name: 'test',
-    setVerdict: () => undefined,
+    start: async () => undefined,
+    setCondition: () => undefined,
+    lastWrite: () => null,
     notice: (n) => void seen.push(`node ${n.key}: ${n.note}`),
     podNotice: (n, p) => void seen.push(`pod ${p.namespace}/${p.name} ${n.key}`),
-    stop: () => undefined,
+    stop: async () => undefined,
   };
   const r = withPodImpact(inner, lookup, { podEvents: true });
   r.notice(notice('first', [])); // nothing waiting: straight through

@@ -1,13 +1,18 @@
-// Keeps the node's condition equal to the latest desired verdict. One write in
-// flight at a time; the desired state is only ever replaced, never queued, so
-// after an outage exactly one write carries the latest state. A transition to
-// False is written at once, other changes are coalesced, and a heartbeat
-// refreshes lastHeartbeatTime. Before its first write the writer reads the
-// node and adopts the condition found there (status and transition time).
-// After that the node watch tells it what the server holds: a condition
-// changed or removed by someone else is written back like any other change,
-// and a Node object created anew under the name (a new uid) gets the
-// condition with a new transition time, the time of its first write there.
+// Keeps the node's condition equal to the one the decision core decided
+// (runtime/core.ts), transition time included: it decides nothing about the
+// condition, only when and how often to write it. One write in flight at a
+// time; the desired state is only ever replaced, never queued, so after an
+// outage exactly one write carries the latest state. A transition to False is
+// written at once, other changes are coalesced, and a heartbeat refreshes
+// lastHeartbeatTime.
+// What it learns about the Node goes back to the core (`onNode`): the first
+// read (whose condition the core may adopt), a Node object created anew under
+// the name (a new uid: the core gives it a new transition time), the GPU count.
+// After a first read or a new Node it writes nothing until the core has
+// answered (at most CORE_ANSWER_MS), so no write carries a transition time the
+// core has not seen the Node for. The node watch tells it what the server
+// holds: a condition changed or removed by someone else is written back like
+// any other change.
 // Each heartbeat comes a random 0-10% early: agents that wrote in the same
 // second (a fleet-wide Xid storm, the API server's return after an outage)
 // would otherwise heartbeat in the same second for ever (bench/fleet.ts).
@@ -15,29 +20,28 @@
 // most once per `updateIntervalMs` (also up to 10% early) after the last write: in a storm over a
 // thousand nodes, one write a second each swamped the API server and held the
 // urgent False writes of other nodes up for tens of seconds (bench/fleet.ts).
-import type { NodeVerdict } from '../../model/verdict.ts';
+import type { ConditionRecord, NodeFacts } from '../../model/verdict.ts';
 import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
-import { CONTENT_STRATEGIC_MERGE, type KubeClient } from './client.ts';
-import { conditionPatch, conditionToWrite, findCondition, sameContent, type NodeCondition, type NodeLike } from './condition.ts';
+import { conditionToWrite, findCondition, heldCondition, sameContent, type NodeCondition, type NodeLike } from './condition.ts';
 import { expectedGpusFromNode } from './gpu-capacity.ts';
 import type { KubeLogger } from './log.ts';
+import type { KubeTransport } from './transport.ts';
 
 export interface ConditionWriterOptions {
-  /** Absent only in dry-run without any API access. */
-  client: KubeClient | undefined;
+  /** The API server, or the dry run's log. */
+  transport: KubeTransport;
   nodeName: string;
   conditionType: string;
   heartbeatMs: number;
   coalesceMs: number;
   /** Least time from the last write to a write that keeps the status. */
   updateIntervalMs: number;
-  dryRun: boolean;
   logger: KubeLogger;
   clock: () => number;
   random: () => number;
   backoff: BackoffPolicy;
-  /** Hears the condition as first written to a new Node object, whose transition time is new. */
-  onAdopted?: (adopted: AdoptedCondition) => void;
+  /** What the API server says about the Node; the core answers with `setCondition`. */
+  onNode: (facts: NodeFacts) => void;
 }
 
 /** The longest Events wait for a False write (an API server refusing it must not silence them). */
@@ -46,11 +50,8 @@ export const HOLD_EVENTS_MS = 30_000;
 /** Heartbeats come up to this fraction of the interval early, never late. */
 export const HEARTBEAT_JITTER = 0.1;
 
-export interface AdoptedCondition {
-  status: NodeCondition['status'];
-  reason: string;
-  lastTransitionTime: string;
-}
+/** The longest a write waits for the core's answer to what a read found (a state-file write can be ahead of it). */
+export const CORE_ANSWER_MS = 5000;
 
 export interface ConditionWriterStatus {
   /** ms since epoch of the last successful write. */
@@ -66,11 +67,11 @@ export interface ConditionWriterStatus {
 
 export class ConditionWriter {
   private readonly opts: ConditionWriterOptions;
-  private readonly path: string;
   private current: NodeCondition | undefined;
   private synced = false;
-  private desired: NodeVerdict | undefined;
-  private statusSince = 0;
+  private desired: ConditionRecord | undefined;
+  /** Since when the core has been told what a read found and has not answered. */
+  private awaitingCoreSince: number | undefined;
   /** Clock time the desired content first differed from `current`. */
   private dirtySince: number | undefined;
   private retryAt: number | undefined;
@@ -82,9 +83,8 @@ export class ConditionWriter {
   private nodeUidValue: string | undefined;
   /** The watch saw the Node deleted (or absent): nothing to write to until one exists. */
   private nodeGone = false;
-  /** A new Node object: the next write starts a new transition time. */
-  private freshNode = false;
-  private gpusValue: number | null = null;
+  /** What was last told to the core about the Node (its condition and GPU count), to tell only changes. */
+  private told: string | undefined;
   private stats = { writes: 0, failures: 0, lastWriteAt: undefined as number | undefined, lastError: undefined as string | undefined };
   /** This heartbeat's interval and this update spacing: drawn again after every write. */
   private heartbeatMs: number;
@@ -92,7 +92,6 @@ export class ConditionWriter {
 
   constructor(opts: ConditionWriterOptions) {
     this.opts = opts;
-    this.path = `/api/v1/nodes/${encodeURIComponent(opts.nodeName)}/status`;
     this.heartbeatMs = this.jittered(opts.heartbeatMs);
     this.updateMs = this.jittered(opts.updateIntervalMs);
   }
@@ -105,28 +104,20 @@ export class ConditionWriter {
     return this.nodeUidValue;
   }
 
-  /** GPUs the Node advertises (nvidia.com/gpu capacity), as of the last read or write; null when unknown. */
-  get expectedGpus(): number | null {
-    return this.gpusValue;
-  }
-
   /** Reads the node once; on failure the read is retried before the first write. */
-  async start(): Promise<{ adopted?: AdoptedCondition; error?: string }> {
+  async start(): Promise<void> {
     try {
       await this.readNode();
     } catch (err) {
       this.opts.logger.warn({ node: this.opts.nodeName, err: describeError(err) }, 'cannot read node at start; will read it before the first write');
-      return { error: describeError(err) };
     }
-    const c = this.current;
-    return c === undefined ? {} : { adopted: { status: c.status, reason: c.reason, lastTransitionTime: c.lastTransitionTime } };
   }
 
-  setVerdict(verdict: NodeVerdict, now: number): void {
+  setCondition(condition: ConditionRecord): void {
     if (this.stopped) return;
-    if (this.desired === undefined || this.desired.status !== verdict.status) this.statusSince = now;
-    this.desired = { status: verdict.status, reason: verdict.reason, message: verdict.message };
-    if (sameContent(this.current, verdict)) this.dirtySince = undefined;
+    this.desired = condition;
+    this.awaitingCoreSince = undefined;
+    if (sameContent(this.current, condition)) this.dirtySince = undefined;
     else this.dirtySince ??= this.opts.clock();
     this.arm();
   }
@@ -157,7 +148,7 @@ export class ConditionWriter {
     this.stopped = true;
     this.clearTimer();
     if (this.inFlight !== undefined) await this.inFlight;
-    if (this.dirtySince !== undefined && this.desired !== undefined) {
+    if (this.dirtySince !== undefined && this.desired !== undefined && this.awaitingCoreSince === undefined) {
       await this.writeOnce(finalWriteTimeoutMs).catch(() => undefined);
     }
   }
@@ -184,12 +175,10 @@ export class ConditionWriter {
     this.adopt(node);
     if (renewed) {
       logger.info({ node: nodeName, uid }, 'a new Node object under this name: its condition starts a new transition time');
-      // Whatever the new object carries (a restored copy, say) is not this agent's word on it yet.
-      this.freshNode = true;
-      this.dirtySince ??= this.opts.clock();
       this.retryAt = undefined;
       this.consecutiveFailures = 0;
     }
+    this.tell(renewed ? 'renewed' : 'update', node);
     this.arm();
   }
 
@@ -208,6 +197,7 @@ export class ConditionWriter {
       if (this.current?.status === desired.status && last !== undefined) change = Math.max(change, last + this.updateMs);
       due = Math.min(due, change);
     }
+    if (this.awaitingCoreSince !== undefined) due = Math.max(due, this.awaitingCoreSince + CORE_ANSWER_MS);
     return this.retryAt === undefined ? due : Math.max(due, this.retryAt);
   }
 
@@ -235,76 +225,54 @@ export class ConditionWriter {
   }
 
   private async readNode(): Promise<void> {
-    if (this.opts.client === undefined) {
-      this.synced = true;
-      return;
-    }
-    const res = await this.opts.client.request<NodeLike>('GET', `/api/v1/nodes/${encodeURIComponent(this.opts.nodeName)}`);
-    this.adopt(res.body);
+    const node = await this.opts.transport.readNode();
     this.synced = true;
-    if (this.current !== undefined) {
-      this.opts.logger.info({ node: this.opts.nodeName, condition: this.current }, 'adopted the condition found on the node');
-    }
+    // A dry run without API access: nothing to learn.
+    if (node === undefined) return;
+    this.adopt(node);
+    if (this.current !== undefined) this.opts.logger.info({ node: this.opts.nodeName, condition: this.current }, 'found the condition on the node');
+    this.tell('first-read', node);
   }
 
-  private adopt(node: NodeLike | undefined): void {
+  private adopt(node: NodeLike): void {
     this.current = findCondition(node, this.opts.conditionType);
-    if (node?.metadata?.uid !== undefined) this.nodeUidValue = node.metadata.uid;
-    this.gpusValue = expectedGpusFromNode(node);
+    if (node.metadata?.uid !== undefined) this.nodeUidValue = node.metadata.uid;
     if (this.desired !== undefined && sameContent(this.current, this.desired)) this.dirtySince = undefined;
     else if (this.desired !== undefined) this.dirtySince ??= this.opts.clock();
-    this.followServerSince();
   }
 
-  /**
-   * Where the server agrees on the status, its transition time is when that
-   * status began: a condition later changed by someone else is written back
-   * with it (after a restart too), not with the time this process saw it.
-   */
-  private followServerSince(): void {
-    const c = this.current;
-    if (c === undefined || this.desired === undefined || c.status !== this.desired.status) return;
-    const since = Date.parse(c.lastTransitionTime);
-    if (Number.isFinite(since)) this.statusSince = since;
+  /** What the Node says, to the core; after a first read or a new Node, writes wait for its answer. */
+  private tell(seen: NodeFacts['seen'], node: NodeLike): void {
+    const facts: NodeFacts = { seen, condition: heldCondition(this.current), gpus: expectedGpusFromNode(node) };
+    const key = JSON.stringify([facts.condition, facts.gpus]);
+    if (seen === 'update' && key === this.told) return;
+    this.told = key;
+    // Set before telling: the core usually answers at once, from inside onNode.
+    if (seen !== 'update' && this.desired !== undefined) this.awaitingCoreSince = this.opts.clock();
+    this.opts.onNode(facts);
   }
 
-  /** One attempt: read the node if never read, then patch the latest desired state. Never throws. */
+  /** One attempt: read the node if never read, then write the latest desired state. Never throws. */
   private async writeOnce(timeoutMs?: number): Promise<void> {
-    const { client, logger, nodeName, clock } = this.opts;
+    const { transport, logger, nodeName, clock } = this.opts;
     try {
       if (!this.synced) await this.readNode();
       const desired = this.desired;
       const now = clock();
       const due = this.dueAt();
       if (desired === undefined || due === undefined || (due > now && !this.stopped)) return;
-      // A new Node object: neither an old transition time nor what it carries counts.
-      const fresh = this.freshNode;
-      const condition = conditionToWrite(this.opts.conditionType, desired, fresh ? now : this.statusSince, fresh ? undefined : this.current, now);
+      if (this.awaitingCoreSince !== undefined) logger.warn({ node: nodeName, waitedMs: now - this.awaitingCoreSince }, 'the agent did not answer what the node read found; writing the condition it last decided');
+      this.awaitingCoreSince = undefined;
+      const condition = conditionToWrite(this.opts.conditionType, desired, now);
       const flipped = this.current?.status !== condition.status;
       const why = this.dirtySince === undefined ? 'heartbeat' : flipped ? 'transition' : 'update';
-      if (this.opts.dryRun || client === undefined) {
-        logger.info({ dryRun: true, node: nodeName, condition, why }, 'would write node condition');
-        this.current = condition;
-      } else {
-        const res = await client.request<NodeLike>('PATCH', this.path, {
-          body: conditionPatch(condition),
-          contentType: CONTENT_STRATEGIC_MERGE,
-          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-        });
-        this.current = findCondition(res.body, this.opts.conditionType) ?? condition;
-        if (res.body?.metadata?.uid !== undefined) this.nodeUidValue = res.body.metadata.uid;
-        // Every write returns the whole Node: the capacity stays current at heartbeat pace, for free.
-        if (res.body?.status !== undefined) this.gpusValue = expectedGpusFromNode(res.body);
-        logger.info({ node: nodeName, condition: this.current, why }, 'wrote node condition');
-      }
+      const after = await transport.writeCondition(condition, why, timeoutMs);
+      this.current = findCondition(after, this.opts.conditionType) ?? condition;
+      if (after?.metadata?.uid !== undefined) this.nodeUidValue = after.metadata.uid;
+      // Every write returns the whole Node: what it holds and its capacity stay current at heartbeat pace, for free.
+      if (after?.status !== undefined) this.tell('update', after);
       // The desired state may have changed while the request was out; compare again.
       this.dirtySince = this.desired !== undefined && !sameContent(this.current, this.desired) ? clock() : undefined;
-      this.followServerSince();
-      if (fresh && this.freshNode) {
-        this.freshNode = false;
-        const c = this.current;
-        this.opts.onAdopted?.({ status: c.status, reason: c.reason, lastTransitionTime: c.lastTransitionTime });
-      }
       this.stats.writes++;
       this.stats.lastWriteAt = now;
       this.heartbeatMs = this.jittered(this.opts.heartbeatMs);

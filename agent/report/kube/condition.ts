@@ -1,9 +1,8 @@
 // The node condition the agent owns, as the API server stores it, and the
-// strategic merge patch that writes it. Pure: times are passed in.
-// lastTransitionTime moves only when the status flips against what the server
-// holds, so a new reason, a heartbeat or an agent restart never restarts
-// Karpenter's repair clock.
-import type { ConditionStatus, NodeVerdict } from '../../model/verdict.ts';
+// strategic merge patch that writes it. Pure: times are passed in. The
+// transition time is not decided here: it is the decision core's
+// (runtime/core.ts), written as given.
+import type { AdoptedCondition, ConditionRecord, ConditionStatus } from '../../model/verdict.ts';
 
 export interface NodeCondition {
   type: string;
@@ -37,26 +36,35 @@ export function findCondition(node: NodeLike | undefined, type: string): NodeCon
   };
 }
 
-/** Same status, reason and message: nothing but a heartbeat to write. */
-export function sameContent(current: NodeCondition | undefined, desired: NodeVerdict): boolean {
-  return current !== undefined && current.status === desired.status && current.reason === desired.reason && current.message === desired.message;
+/** The condition on the Node is the one decided, transition time included: nothing but a heartbeat to write. */
+export function sameContent(current: NodeCondition | undefined, desired: ConditionRecord): boolean {
+  return (
+    current !== undefined &&
+    current.status === desired.status &&
+    current.reason === desired.reason &&
+    current.message === desired.message &&
+    current.lastTransitionTime === rfc3339(desired.lastTransitionTime)
+  );
 }
 
-/**
- * The condition to write now. `statusSince` is when the desired status took its
- * current value; it becomes the transition time only if the server holds a
- * different status (or none, or one without a transition time).
- */
-export function conditionToWrite(type: string, desired: NodeVerdict, statusSince: number, current: NodeCondition | undefined, now: number): NodeCondition {
-  const keep = current !== undefined && current.status === desired.status && current.lastTransitionTime !== '';
+/** The condition to write now: the one decided (runtime/core.ts), with this heartbeat. */
+export function conditionToWrite(type: string, desired: ConditionRecord, now: number): NodeCondition {
   return {
     type,
     status: desired.status,
     reason: desired.reason,
     message: desired.message,
     lastHeartbeatTime: rfc3339(now),
-    lastTransitionTime: keep ? current.lastTransitionTime : rfc3339(Math.min(statusSince, now)),
+    lastTransitionTime: rfc3339(desired.lastTransitionTime),
   };
+}
+
+/** The condition as the core reads it (times in ms), when the Node holds a valid one. */
+export function heldCondition(c: NodeCondition | undefined): AdoptedCondition | null {
+  if (c === undefined) return null;
+  const ltt = Date.parse(c.lastTransitionTime);
+  if (!Number.isFinite(ltt) || (c.status !== 'True' && c.status !== 'False' && c.status !== 'Unknown')) return null;
+  return { status: c.status, reason: c.reason, lastTransitionTime: ltt };
 }
 
 /** Conditions merge by `type` under a strategic merge patch: only ours is sent, the others stay as they are. */

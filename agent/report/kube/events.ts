@@ -10,25 +10,25 @@
 import type { PodRef } from '../../model/pod-ref.ts';
 import type { Notice } from '../../model/verdict.ts';
 import { backoffDelay, describeError, isTransient, type BackoffPolicy } from './backoff.ts';
-import { CONTENT_MERGE, KubeApiError, type KubeClient } from './client.ts';
+import { KubeApiError } from './client.ts';
 import type { KubeLogger } from './log.ts';
+import type { KubeTransport } from './transport.ts';
 
 // Not an ESM import: that would read every export of node:crypto, webcrypto included.
 const { randomBytes } = process.getBuiltinModule('node:crypto');
-import { TokenBucket } from './token-bucket.ts';
+import { TokenBucket } from '../../model/token-bucket.ts';
 
 export const REPORTING_CONTROLLER = 'gpu-health-agent';
 /** How often held Events look again whether they may go. */
 const HOLD_POLL_MS = 100;
 
 export interface EventRecorderOptions {
-  /** Absent only in dry-run without any API access. */
-  client: KubeClient | undefined;
+  /** The API server, or the dry run's log. */
+  transport: KubeTransport;
   namespace: string;
   nodeName: string;
   /** The Node's uid once known (read by the condition writer). */
   nodeUid: () => string | undefined;
-  dryRun: boolean;
   logger: KubeLogger;
   clock: () => number;
   random: () => number;
@@ -264,7 +264,7 @@ export class EventRecorder {
   }
 
   private async send(s: Series): Promise<void> {
-    const { client, logger, nodeName, clock } = this.opts;
+    const { transport, logger, nodeName, clock } = this.opts;
     const creating = s.name === undefined;
     const count = s.count;
     const lastAt = s.lastAt;
@@ -274,15 +274,12 @@ export class EventRecorder {
       if (creating) {
         const name = `${(s.pod?.name ?? nodeName).slice(0, 200)}.${clock().toString(16)}${randomBytes(3).toString('hex')}`;
         const body = this.eventBody(s, name, series);
-        if (this.opts.dryRun || client === undefined) logger.info({ dryRun: true, event: body }, 'would create event');
-        else await client.request('POST', basePath, { body });
+        await transport.createEvent(basePath, body);
         s.name = name;
         this.pendingCreates--;
         this.stats.created++;
       } else {
-        const body = { series };
-        if (this.opts.dryRun || client === undefined) logger.info({ dryRun: true, name: s.name, series }, 'would update event series');
-        else await client.request('PATCH', `${basePath}/${encodeURIComponent(s.name as string)}`, { body, contentType: CONTENT_MERGE });
+        await transport.updateEventSeries(basePath, s.name as string, series);
         this.stats.seriesUpdates++;
       }
       s.sentCount = count;

@@ -1,17 +1,20 @@
 // The Kubernetes reporter: the node condition writer, the watch on the own
-// Node that keeps it honest, and the Event recorder behind one small
-// interface for the runtime. Connection: `kubeconfig` when given, else
-// in-cluster; in dry-run a missing connection is fine, nothing is watched and
-// nothing is ever written, only logged.
+// Node that keeps it honest, and the Event recorder behind the runtime's
+// Reporter port. Connection: `kubeconfig` when given, else in-cluster. A dry
+// run is the same reporter with the same write policy over the dry-run
+// transport (transport.ts): writes are logged, never sent; the Node is read
+// when the API can be reached, nothing is watched.
 import type { PodRef } from '../../model/pod-ref.ts';
-import type { NodeVerdict, Notice } from '../../model/verdict.ts';
+import type { ConditionRecord, Notice } from '../../model/verdict.ts';
+import type { Reporter, ReporterHooks } from '../../runtime/types.ts';
 import { DEFAULT_BACKOFF, describeError, type BackoffPolicy } from './backoff.ts';
 import { KubeClient } from './client.ts';
-import { ConditionWriter, type AdoptedCondition, type ConditionWriterStatus } from './condition-writer.ts';
+import { ConditionWriter, type ConditionWriterStatus } from './condition-writer.ts';
 import { loadConnection, type KubeConnection } from './connection.ts';
 import { EventRecorder, type EventRecorderStatus } from './events.ts';
 import type { KubeLogger } from './log.ts';
 import { NodeWatch, type NodeWatchStatus } from './node-watch.ts';
+import { apiTransport, dryRunTransport, type KubeTransport } from './transport.ts';
 
 export const DEFAULT_CONDITION_TYPE = 'AcceleratedHardwareReady';
 
@@ -58,31 +61,15 @@ export interface KubeReporterStatus extends Omit<ConditionWriterStatus, 'current
   nodeWatch: NodeWatchStatus | null;
 }
 
-/** What the debug endpoint shows about the last write (same shape as the runtime's WriteRecord). */
-export interface KubeWriteRecord {
-  at: number;
-  what: string;
-  ok: boolean;
-  detail: string;
-}
-
-export interface KubeReporter {
+export interface KubeReporter extends Reporter {
   readonly name: 'kube';
   /**
-   * Connects and reads the node; `adopted` is the condition found there. Never
-   * throws for an unreachable server. `onAdopted` hears of a later one: the
-   * condition as first written to a re-created Node, with its new transition time.
+   * Connects and reads the node; what it found reaches `hooks.onNode` before
+   * this resolves. Never throws for an unreachable server (a dry run: nor for
+   * a missing connection).
    */
-  start(onAdopted?: (adopted: AdoptedCondition) => void): Promise<{ adopted?: AdoptedCondition; error?: string }>;
-  setVerdict(verdict: NodeVerdict, now: number): void;
-  notice(notice: Notice): void;
-  /** The notice as an Event regarding a Pod that holds the GPU, in the Pod's namespace. */
-  podNotice(notice: Notice, pod: PodRef): void;
+  start(hooks: ReporterHooks): Promise<void>;
   status(): KubeReporterStatus;
-  lastWrite(): KubeWriteRecord | null;
-  /** Physical GPUs the Node advertises (nvidia.com/gpu capacity), from the last read of the Node; null when unknown or shared. */
-  expectedGpus(): number | null;
-  stop(): Promise<void>;
 }
 
 export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
@@ -96,12 +83,12 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
   let watch: NodeWatch | undefined;
   let stopped = false;
   // Before start() resolves, what the runtime says is held here and replayed.
-  let early: { verdict?: { v: NodeVerdict; now: number }; notices: Array<{ n: Notice; pod?: PodRef }> } = { notices: [] };
+  let early: { condition?: ConditionRecord; notices: Array<{ n: Notice; pod?: PodRef }> } = { notices: [] };
 
   return {
     name: 'kube',
 
-    async start(onAdopted) {
+    async start(hooks) {
       try {
         const conn = opts.connection ?? (await loadConnection(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}));
         client = new KubeClient(conn, { timeoutMs: opts.requestTimeoutMs ?? 10_000 });
@@ -109,27 +96,26 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         if (!dryRun) throw err;
         opts.logger.warn({ err: describeError(err) }, 'dry run without API access: the node is not read, writes are only logged');
       }
+      const transport: KubeTransport = dryRun ? dryRunTransport(client, opts.nodeName, opts.logger) : apiTransport(client as KubeClient, opts.nodeName, opts.logger);
       writer = new ConditionWriter({
-        client,
+        transport,
         nodeName: opts.nodeName,
         conditionType: opts.conditionType ?? DEFAULT_CONDITION_TYPE,
         heartbeatMs: opts.heartbeatMs ?? 5 * 60_000,
         coalesceMs: opts.coalesceMs ?? 1000,
         updateIntervalMs: opts.updateIntervalMs ?? 30_000,
-        dryRun,
         logger: opts.logger,
         clock,
         random,
         backoff,
-        ...(onAdopted !== undefined ? { onAdopted } : {}),
+        onNode: (facts) => hooks.onNode(facts),
       });
       const w = writer;
       events = new EventRecorder({
-        client,
+        transport,
         namespace: opts.eventNamespace ?? 'default',
         nodeName: opts.nodeName,
         nodeUid: () => w.nodeUid,
-        dryRun,
         logger: opts.logger,
         clock,
         random,
@@ -142,11 +128,12 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         foldWindowMs: opts.eventFoldWindowMs ?? 60_000,
         hold: (now) => w.holdsEvents(now),
       });
-      const result = await writer.start();
+      await writer.start();
       // In a dry run the writer's `current` is what it would have written: the server's would always differ.
-      if (client !== undefined && !dryRun && !stopped) {
+      const watchClient = transport.watchClient;
+      if (watchClient !== null && !stopped) {
         watch = new NodeWatch({
-          client,
+          client: watchClient,
           nodeName: opts.nodeName,
           onNode: (node) => w.observeNode(node),
           logger: opts.logger,
@@ -159,17 +146,16 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
       }
       const held = early;
       early = { notices: [] };
-      if (held.verdict !== undefined) writer.setVerdict(held.verdict.v, held.verdict.now);
+      if (held.condition !== undefined) writer.setCondition(held.condition);
       for (const { n, pod } of held.notices) {
         if (pod === undefined) events.notice(n);
         else events.podNotice(n, pod);
       }
-      return result;
     },
 
-    setVerdict(v, now) {
-      if (writer === undefined) early.verdict = { v, now };
-      else writer.setVerdict(v, now);
+    setCondition(c) {
+      if (writer === undefined) early.condition = c;
+      else writer.setCondition(c);
     },
 
     notice(n) {
@@ -187,14 +173,10 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
     status() {
       if (writer === undefined || events === undefined) {
         const none = { created: 0, seriesUpdates: 0, dropped: 0, failures: 0, pending: early.notices.length, lastError: undefined, lastWriteAt: undefined };
-        return { lastWriteAt: undefined, lastError: undefined, pending: early.verdict !== undefined, writes: 0, failures: 0, condition: undefined, events: none, nodeWatch: null };
+        return { lastWriteAt: undefined, lastError: undefined, pending: early.condition !== undefined, writes: 0, failures: 0, condition: undefined, events: none, nodeWatch: null };
       }
       const { current, ...rest } = writer.status();
       return { ...rest, condition: current, events: events.status(), nodeWatch: watch?.status() ?? null };
-    },
-
-    expectedGpus() {
-      return writer?.expectedGpus ?? null;
     },
 
     lastWrite() {

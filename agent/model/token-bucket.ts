@@ -1,5 +1,6 @@
 // A token bucket: `burst` calls at once, then one every `refillMs`. Pure: the
-// time is passed in. Caps how many Event writes an Xid storm can cause.
+// time is passed in. Caps how many Event writes an Xid storm can cause, and how
+// many log lines an outside event can multiply (runtime/line-budget.ts).
 export class TokenBucket {
   private readonly burst: number;
   private readonly refillMs: number;
