@@ -10,7 +10,7 @@
 // answered, 1 otherwise. Prints one JSON object per step.
 import { parseArgs } from 'node:util';
 import { CallWorker } from '../agent/sources/gpu/call-worker.ts';
-import { normalizePciBusId } from '../agent/sources/gpu/pci.ts';
+import { normalisePci } from '../agent/model/pci.ts';
 import { recoveryAction } from '../agent/sources/gpu/recovery.ts';
 import { nvmlStatusDetail } from '../agent/sources/nvml/status-detail.ts';
 import type { CountersResult, OpenResult, WaitEvent } from '../agent/sources/nvml/worker.ts';
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
       index: g.index,
       uuid: g.uuid,
       pciBusId: g.pciBusId,
-      pci: normalizePciBusId(g.pciBusId),
+      pci: normalisePci(g.pciBusId),
       name: g.name,
       registeredEvents: `0x${g.events.toString(16)}`,
     })),

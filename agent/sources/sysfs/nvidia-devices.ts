@@ -4,7 +4,7 @@
 // still listed. Read at start and now and then; a few dozen small files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { normalisePci } from '../../parse/pci.ts';
+import { normalisePci } from '../../model/pci.ts';
 
 export interface NvidiaFunction {
   pci: string;
