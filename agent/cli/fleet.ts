@@ -5,7 +5,7 @@
 // keeps the agent's own thin client (test/integration/fleet-lazy-import.test.ts).
 import { parseArgs } from 'node:util';
 import type { Command } from './index.ts';
-import { parseDuration } from '../config/duration.ts';
+import { parseDuration } from '../model/duration.ts';
 import { fleetView, type FleetOptions, type NodeLike } from './fleet-view.ts';
 import { formatFleet } from './fleet-format.ts';
 import { describeFleetError, type FleetError } from './fleet-errors.ts';

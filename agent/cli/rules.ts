@@ -3,7 +3,7 @@
 // gets and where that entry came from.
 import type { Command } from './index.ts';
 import { parseCodeSpec } from '../rules/classify.ts';
-import { formatDuration as formatWindow } from '../config/duration.ts';
+import { formatDuration as formatWindow } from '../model/duration.ts';
 import { defaultsPath, loadDefaults, loadRuleFile } from '../rules/load.ts';
 import { fillLevel, lookupEntry } from '../rules/table.ts';
 import type { RuleEntry, RuleTable } from '../rules/types.ts';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../model/duration.ts';
 import { parseListenAddress, type ListenAddress } from './address.ts';
 import { parseFlags, UsageError, type RawConfig } from './flags.ts';
 import { ConfigFileSchema } from './schema.ts';

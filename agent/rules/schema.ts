@@ -6,7 +6,7 @@ import type { CounterName } from '../model/evidence.ts';
 import { FABRIC_FIELDS } from '../model/evidence.ts';
 import { CLEAR_ON, REPAIR_ACTIONS, RULE_FAMILIES, SEVERITIES } from './types.ts';
 import type { ClearOn, Escalation, LadderSettings, RepairAction, RuleFamily, Severity } from './types.ts';
-import { parseDuration as parseWindow } from '../config/duration.ts';
+import { parseDuration as parseWindow } from '../model/duration.ts';
 
 export const API_VERSION = 'gpu-health-agent/v1';
 
