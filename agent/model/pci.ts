@@ -5,10 +5,13 @@
 // normaliser, so one GPU has one id whichever source names it.
 
 const HEX = /^[0-9a-fA-F]+$/;
+/** Already normal (what sources hand health): returned as is, on health's hot path. */
+const NORMAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
 
 /** Normalise a PCI address to `dddd:bb:dd.f` lowercase; null when it is not one (absent, empty, DCGM's `<<<NOT_SUPPORTED>>>`, redacted `XXXX:XX:XX`). */
 export function normalisePci(raw: string | null | undefined): string | null {
   if (raw === null || raw === undefined) return null;
+  if (NORMAL.test(raw)) return raw;
   let s = raw.trim();
   if (s.length === 0 || s.length > 24) return null;
   if (s.startsWith('PCI:') || s.startsWith('pci:')) s = s.slice(4);

@@ -19,6 +19,8 @@ test('every spelling of a PCI address normalises to dddd:bb:dd.f lowercase', () 
     // A VMD domain above 0xffff stays itself: cut to 4 digits it would merge with 0000:3b:00.0.
     ['00010000:3B:00.0', '10000:3b:00.0'],
     ['10000:01:00.0', '10000:01:00.0'],
+    // Already normal, as sources hand it to health.
+    ['0000:3b:1f.7', '0000:3b:1f.7'],
   ] as const) {
     assert.equal(normalisePci(raw), want, raw);
   }
@@ -28,6 +30,8 @@ test('what is not a PCI address is null: absent, blank, redacted, out of range',
   for (const bad of [
     null, undefined, '', 'PCI:', '<<<NOT_SUPPORTED>>>', 'XXXX:XX:XX', '<redacted>', 'zz:00',
     '0000:3b', '0000:3b:00:00', '0000:3b:20', '0000:3b:00.8',
+    // Shaped like a normal address, but a device number has 5 bits.
+    '0000:3b:20.0', '0000:00:3e.1',
   ]) {
     assert.equal(normalisePci(bad), null, String(bad));
   }
