@@ -12,6 +12,7 @@
 // forgotten (it tries again at every open: a busy GPU comes up on a retry).
 import type { Evidence, Observation } from '../model/evidence.ts';
 import { normalisePci } from '../model/pci.ts';
+import { iso } from '../model/text.ts';
 import type { HealthState } from './types.ts';
 
 type BusScan = Extract<Evidence, { kind: 'bus-scan' }>;
@@ -56,7 +57,7 @@ export function lookAtFailedGpus(state: HealthState, obs: Observation): Observat
     if (verdict.usable) state.devices.initFailed.delete(pci);
     const text = verdict.usable
       ? `usable after all: ${verdict.why}`
-      : `on the PCI bus, driver init failed at ${new Date(failed.at).toISOString()}, not usable: ${verdict.why}`;
+      : `on the PCI bus, driver init failed at ${iso(failed.at)}, not usable: ${verdict.why}`;
     out.push({ evidence: { kind: 'gpu-unusable', gpu: { pci }, usable: verdict.usable, text }, source: obs.source, at: obs.at, drill: failed.drill });
   }
   return out;

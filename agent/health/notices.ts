@@ -2,7 +2,8 @@
 // a key, so reporters fold them into one Event series.
 import type { SourceStatus } from '../model/source-status.ts';
 import type { Notice } from '../model/verdict.ts';
-import { bounded, findingLine, reasonOf } from './describe.ts';
+import { bounded } from '../model/text.ts';
+import { findingLine, reasonOf } from './describe.ts';
 import type { Finding, GpuHealth } from './types.ts';
 
 export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules' | 'drills-off' | 'recovered';

@@ -6,7 +6,8 @@
 // - True (NvidiaGPUIsReady) otherwise, saying which sources watch and which are down.
 import type { SourceStatus } from '../model/source-status.ts';
 import type { NodeVerdict } from '../model/verdict.ts';
-import { actionOf, actionRank, bounded, findingLine, gpuLabel, joinBounded, reasonOf, severityOf } from './describe.ts';
+import { bounded, joinBounded } from '../model/text.ts';
+import { actionOf, actionRank, findingLine, gpuLabel, reasonOf, severityOf } from './describe.ts';
 import { SOURCE_LABEL } from './notices.ts';
 import type { Finding, GpuHealth, HealthState } from './types.ts';
 
