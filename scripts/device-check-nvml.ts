@@ -14,6 +14,7 @@ import { normalisePci } from '../agent/model/pci.ts';
 import { recoveryAction } from '../agent/sources/gpu/recovery.ts';
 import { nvmlStatusDetail } from '../agent/sources/nvml/status-detail.ts';
 import type { CountersResult, OpenResult, WaitEvent } from '../agent/sources/nvml/worker.ts';
+import { errorText } from '../agent/model/text.ts';
 
 const { values } = parseArgs({ options: { lib: { type: 'string' }, 'wait-ms': { type: 'string' } } });
 const libPath = values.lib ?? process.env.GHA_NVML_LIB ?? 'libnvidia-ml.so.1';
@@ -71,7 +72,7 @@ async function main(): Promise<number> {
 
 main()
   .catch((e: unknown) => {
-    print('error', { message: e instanceof Error ? e.message : String(e) });
+    print('error', { message: errorText(e) });
     return 1;
   })
   .then(async (code) => {

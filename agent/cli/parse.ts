@@ -7,6 +7,7 @@ import type { Command } from './index.ts';
 import { createKernelLogRecogniser, REJECTION_TEXT } from '../parse/kernel-log.ts';
 import { stripLinePrefix } from '../parse/line-prefix.ts';
 import { mayBeNvidia, type NvidiaRecord } from '../parse/nvidia.ts';
+import { errorText } from '../model/text.ts';
 
 /** No kernel record is longer than 8 KiB; keep a generous margin, drop the rest of the line. */
 const MAX_LINE = 64 * 1024;
@@ -109,7 +110,7 @@ export const command: Command = {
       try {
         fs.accessSync(file, fs.constants.R_OK);
       } catch (err) {
-        process.stderr.write(`parse: ${(err as Error).message}\n`);
+        process.stderr.write(`parse: ${errorText(err)}\n`);
         return 1;
       }
       stream = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
@@ -129,7 +130,7 @@ export const command: Command = {
       await parseStream(stream, write);
     } catch (err) {
       // A read error mid-file (EIO, EISDIR): report what we have, say why on stderr.
-      process.stderr.write(`parse: ${(err as Error).message}\n`);
+      process.stderr.write(`parse: ${errorText(err)}\n`);
     }
     if (chunks.length > 0) process.stdout.write(chunks.join(''));
     return 0;

@@ -28,3 +28,8 @@ export function joinBounded(parts: string[], sep: string, max: number): string {
   }
   return out;
 }
+
+/** What went wrong, as text: an Error's message, anything else thrown as itself. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -2,7 +2,7 @@
 // and says it was cut; a list that does not fit says how many were left out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bounded, iso, joinBounded } from '../../agent/model/text.ts';
+import { bounded, errorText, iso, joinBounded } from '../../agent/model/text.ts';
 
 test('bounded keeps text that fits and cuts the rest to max, ending in …', () => {
   assert.equal(bounded('abcdef', 6), 'abcdef');
@@ -20,4 +20,10 @@ test('joinBounded joins what fits, then counts what it left out, within max', ()
 test('iso shows a time as ISO 8601 UTC, and a value that is not one as itself', () => {
   assert.equal(iso(0), '1970-01-01T00:00:00.000Z');
   assert.equal(iso(Number.NaN), 'NaN');
+});
+
+test('errorText is an Error message, and anything else thrown as itself', () => {
+  assert.equal(errorText(new TypeError('bad')), 'bad');
+  assert.equal(errorText('plain'), 'plain');
+  assert.equal(errorText(undefined), 'undefined');
 });

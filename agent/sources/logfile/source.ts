@@ -28,6 +28,7 @@ import { toObservation } from '../../parse/observation.ts';
 import { timestampToMs } from '../../parse/timestamp.ts';
 import { isPreviousBoot, scanBacklog, type BootJudge } from './previous-boot.ts';
 import { readLines } from './read-lines.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface LogFileSourceOptions {
   path: string;
@@ -124,7 +125,7 @@ export class LogFileSource {
     } catch (err) {
       // Whatever appears at the path later is new: read it whole.
       this.firstFile = false;
-      this.setState('down', `${this.opts.path}: ${(err as Error).message}`);
+      this.setState('down', `${this.opts.path}: ${errorText(err)}`);
       return;
     }
     const st = fs.fstatSync(fd);
@@ -165,7 +166,7 @@ export class LogFileSource {
       this.stats.writableByOthers = writers !== null;
       this.setState('up', `following ${this.opts.path}${writers === null ? '' : `; writable by ${writers}, who can forge kernel lines in it (prefer /dev/kmsg)`}`);
     } catch (err) {
-      this.setState('down', `${this.opts.path}: ${(err as Error).message}`);
+      this.setState('down', `${this.opts.path}: ${errorText(err)}`);
       this.closeCurrent();
     }
   }
