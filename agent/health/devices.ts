@@ -16,9 +16,7 @@
 import type { Evidence, Observation } from '../model/evidence.ts';
 import type { Notice } from '../model/verdict.ts';
 import { normalisePci } from '../model/pci.ts';
-import type { HealthState } from './types.ts';
-
-export type DeviceOrigin = 'sysfs' | 'kernel' | 'dcgm' | 'nvml';
+import type { DeviceOrigin, HealthState } from './types.ts';
 
 /** At most this many devices are remembered (a node has 8-16 GPUs and a few switches). */
 const MAX_DEVICES = 256;

@@ -19,7 +19,7 @@ export { isReady, verdictOf, MESSAGE_MAX, READY_REASON, UNOBSERVABLE_REASON } fr
 export { describeHealth, findingView } from './view.ts';
 export type { FindingView, GpuView, HealthView } from './view.ts';
 export { learnDevices } from './devices.ts';
-export type { DeviceOrigin } from './devices.ts';
+export type { DeviceOrigin } from './types.ts';
 
 export interface Step {
   state: HealthState;

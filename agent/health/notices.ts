@@ -1,5 +1,6 @@
 // Notices: what a person should hear about once. Repeats of one finding share
 // a key, so reporters fold them into one Event series.
+import type { SourceName } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { Notice } from '../model/verdict.ts';
 import { bounded } from '../model/text.ts';
@@ -10,7 +11,8 @@ export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules'
 
 const NOTE_MAX = 1024;
 
-export const SOURCE_LABEL: Record<string, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML', sysfs: 'PCI bus (sysfs)' };
+/** How messages name each source: one per SourceName, so a new source cannot go unnamed. */
+export const SOURCE_LABEL: Record<SourceName, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML', sysfs: 'PCI bus (sysfs)' };
 
 function uuids(gpu: GpuHealth): string[] {
   return gpu.uuid === null ? [] : [gpu.uuid];
@@ -65,7 +67,7 @@ export function clearNotice(gpu: GpuHealth, fid: string, f: Finding, cause: Clea
 }
 
 export function sourceNotice(status: SourceStatus, up: boolean, at: number): Notice {
-  const label = SOURCE_LABEL[status.source] ?? status.source;
+  const label = SOURCE_LABEL[status.source];
   return {
     type: up ? 'Normal' : 'Warning',
     reason: up ? 'GPUHealthSourceUp' : 'GPUHealthSourceDown',

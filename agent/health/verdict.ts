@@ -34,7 +34,7 @@ export function isReady(state: HealthState): boolean {
 }
 
 function label(s: SourceStatus): string {
-  return SOURCE_LABEL[s.source] ?? s.source;
+  return SOURCE_LABEL[s.source];
 }
 
 function downList(state: HealthState): string[] {
