@@ -4,13 +4,11 @@
 // long lines, and never fails on garbage: exit 0 unless the file cannot be opened.
 import fs from 'node:fs';
 import type { Command } from './index.ts';
-import { createKernelLogRecogniser, REJECTION_TEXT } from '../parse/kernel-log.ts';
+import { createKernelLogRecogniser, MAX_LINE_BYTES, REJECTION_TEXT } from '../parse/kernel-log.ts';
 import { stripLinePrefix } from '../parse/line-prefix.ts';
 import { mayBeNvidia, type NvidiaRecord } from '../parse/nvidia.ts';
 import { errorText } from '../model/text.ts';
 
-/** No kernel record is longer than 8 KiB; keep a generous margin, drop the rest of the line. */
-const MAX_LINE = 64 * 1024;
 const NL = 0x0a;
 
 export interface ParsedOutput {
@@ -30,7 +28,7 @@ export function createParseRun(emit: (out: ParsedOutput) => void, acceptDrills =
   const recogniser = createKernelLogRecogniser();
   return (line, lineNo) => {
     if (!mayBeNvidia(line)) {
-      if (line.charCodeAt(0) !== 0x20 && line.charCodeAt(0) !== 0x09) recogniser.other();
+      recogniser.other(line);
       return;
     }
     const s = stripLinePrefix(line);
@@ -70,7 +68,7 @@ async function parseStream(stream: NodeJS.ReadableStream, write: (s: string) => 
   };
   const add = (chunk: Buffer, from: number, to: number): void => {
     if (overflow || to <= from) return;
-    const room = MAX_LINE - pendingLen;
+    const room = MAX_LINE_BYTES - pendingLen;
     const take = Math.min(room, to - from);
     pending.push(chunk.subarray(from, from + take));
     pendingLen += take;
