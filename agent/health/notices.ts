@@ -1,6 +1,6 @@
 // Notices: what a person should hear about once. Repeats of one finding share
 // a key, so reporters fold them into one Event series.
-import type { SourceName } from '../model/evidence.ts';
+import { SOURCE_LABEL } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { Notice } from '../model/verdict.ts';
 import { bounded } from '../model/text.ts';
@@ -10,9 +10,6 @@ import type { Finding, GpuHealth } from './types.ts';
 export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules' | 'drills-off' | 'recovered';
 
 const NOTE_MAX = 1024;
-
-/** How messages name each source: one per SourceName, so a new source cannot go unnamed. */
-export const SOURCE_LABEL: Record<SourceName, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML', sysfs: 'PCI bus (sysfs)' };
 
 function uuids(gpu: GpuHealth): string[] {
   return gpu.uuid === null ? [] : [gpu.uuid];

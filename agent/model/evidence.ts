@@ -103,6 +103,8 @@ export type FabricField = (typeof FABRIC_FIELDS)[number];
 /** Who observed it. `sysfs`: the PCI bus and the kernel's AER counters under --sysfs-root. */
 export const SOURCE_NAMES = ['kmsg', 'logfile', 'dcgm', 'nvml', 'sysfs'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
+/** How messages name each source: one per SourceName, next to the names, so a new source cannot go unnamed. */
+export const SOURCE_LABEL: Record<SourceName, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML', sysfs: 'PCI bus (sysfs)' };
 
 /** One piece of evidence with where and when it came from. */
 export interface Observation {
