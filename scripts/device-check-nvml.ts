@@ -10,10 +10,11 @@
 // answered, 1 otherwise. Prints one JSON object per step.
 import { parseArgs } from 'node:util';
 import { CallWorker } from '../agent/sources/gpu/call-worker.ts';
-import { normalizePciBusId } from '../agent/sources/gpu/pci.ts';
+import { normalisePci } from '../agent/model/pci.ts';
 import { recoveryAction } from '../agent/sources/gpu/recovery.ts';
 import { nvmlStatusDetail } from '../agent/sources/nvml/status-detail.ts';
 import type { CountersResult, OpenResult, WaitEvent } from '../agent/sources/nvml/worker.ts';
+import { errorText } from '../agent/model/text.ts';
 
 const { values } = parseArgs({ options: { lib: { type: 'string' }, 'wait-ms': { type: 'string' } } });
 const libPath = values.lib ?? process.env.GHA_NVML_LIB ?? 'libnvidia-ml.so.1';
@@ -37,7 +38,7 @@ async function main(): Promise<number> {
       index: g.index,
       uuid: g.uuid,
       pciBusId: g.pciBusId,
-      pci: normalizePciBusId(g.pciBusId),
+      pci: normalisePci(g.pciBusId),
       name: g.name,
       registeredEvents: `0x${g.events.toString(16)}`,
     })),
@@ -71,7 +72,7 @@ async function main(): Promise<number> {
 
 main()
   .catch((e: unknown) => {
-    print('error', { message: e instanceof Error ? e.message : String(e) });
+    print('error', { message: errorText(e) });
     return 1;
   })
   .then(async (code) => {

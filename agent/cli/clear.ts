@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './index.ts';
 import { sendControlRequest, controlSocketPath } from '../runtime/control-socket.ts';
+import { errorText } from '../model/text.ts';
 
 const HELP = `usage: gpu-health-agent clear [--gpu PCI|UUID|INDEX] [--state-dir DIR]
 
@@ -18,7 +19,7 @@ export const command: Command = {
     try {
       ({ values } = parseArgs({ args, options: { gpu: { type: 'string' }, 'state-dir': { type: 'string', default: '/var/lib/gpu-health-agent' }, help: { type: 'boolean', short: 'h' } } }));
     } catch (err) {
-      process.stderr.write(`clear: ${(err as Error).message}\n${HELP}`);
+      process.stderr.write(`clear: ${errorText(err)}\n${HELP}`);
       return 2;
     }
     if (values.help === true) {
@@ -35,7 +36,7 @@ export const command: Command = {
       process.stdout.write(`${reply.detail}\n`);
       return 0;
     } catch (err) {
-      process.stderr.write(`clear: cannot reach the agent at ${controlSocketPath(stateDir)}: ${(err as Error).message}\n`);
+      process.stderr.write(`clear: cannot reach the agent at ${controlSocketPath(stateDir)}: ${errorText(err)}\n`);
       return 1;
     }
   },

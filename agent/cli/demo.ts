@@ -15,6 +15,7 @@ import { formatDrill, writeDrill } from '../sources/kmsg/drill.ts';
 import { seedCursorAtEnd } from '../runtime/seed.ts';
 import { readBootId } from '../runtime/boot-id.ts';
 import type { DebugState } from '../runtime/inspect/state-types.ts';
+import { errorText } from '../model/text.ts';
 
 const PCI = '0000:3b:00.0';
 const DEADLINE_MS = 12_000;
@@ -124,7 +125,7 @@ export const command: Command = {
       say('Without --dry-run it writes that condition to the Node; Karpenter / EKS node repair act on it after it holds False for 10 minutes.\n');
       return 0;
     } catch (err) {
-      process.stderr.write(`demo: ${(err as Error).message}\n`);
+      process.stderr.write(`demo: ${errorText(err)}\n`);
       return 1;
     } finally {
       agent.kill('SIGTERM');

@@ -8,6 +8,7 @@ import { appendFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command } from './index.ts';
 import { formatDrill, writeDrill, type DrillSpec } from '../sources/kmsg/drill.ts';
+import { errorText } from '../model/text.ts';
 
 const HELP = `usage: gpu-health-agent drill (--xid N | --sxid N | --fallen-off-bus | --aer SEVERITY | --init-failed) --pci ADDRESS [options]
 
@@ -47,7 +48,7 @@ export const command: Command = {
         },
       }));
     } catch (err) {
-      process.stderr.write(`drill: ${(err as Error).message}\n${HELP}`);
+      process.stderr.write(`drill: ${errorText(err)}\n${HELP}`);
       return 2;
     }
     if (values.help === true) {
@@ -77,7 +78,7 @@ export const command: Command = {
       if (values.fatal === true) spec.fatal = true;
       line = formatDrill(spec);
     } catch (err) {
-      process.stderr.write(`drill: ${(err as Error).message}\n${HELP}`);
+      process.stderr.write(`drill: ${errorText(err)}\n${HELP}`);
       return 2;
     }
     const target = values['log-file'] ?? values.kmsg ?? '/dev/kmsg';
@@ -85,7 +86,7 @@ export const command: Command = {
       if (values['log-file'] !== undefined || isRegularFile(target)) appendFileSync(target, `${line}\n`);
       else writeDrill(target, line);
     } catch (err) {
-      process.stderr.write(`drill: cannot write to ${target}: ${(err as Error).message}\n`);
+      process.stderr.write(`drill: cannot write to ${target}: ${errorText(err)}\n`);
       return 1;
     }
     process.stdout.write(`wrote drill to ${target}: ${line}\n`);

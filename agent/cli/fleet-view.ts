@@ -1,6 +1,7 @@
 // `fleet`'s view of the cluster: Node objects and a time in, one row per GPU
 // node and one line per NodePool / node group out. Pure, so it is tested with
 // plain values; the command (fleet.ts) only lists, watches and prints.
+import { iso } from '../model/text.ts';
 import { matchesAnyPolicy, repairBlocked, repairDeadline, timeMs, unhealthyBudget, type PoolKind } from './fleet-repair.ts';
 
 export const KARPENTER_POOL_LABEL = 'karpenter.sh/nodepool';
@@ -114,10 +115,6 @@ function poolKey(p: PoolRef): string {
   return `${p.kind}/${p.name}`;
 }
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
 function pools(nodes: readonly NodeLike[], conditionType: string): Map<string, FleetPool> {
   const out = new Map<string, FleetPool>();
   // Every node of a pool counts, GPU or not: the breaker lists the pool by its label.
@@ -152,6 +149,7 @@ function rowOf(node: NodeLike, pool: FleetPool | undefined, now: number, opts: F
   const message = c?.message ?? null;
   const named = message === null ? [] : gpusInMessage(message);
   const hb = timeMs(c?.lastHeartbeatTime);
+  const since = timeMs(c?.lastTransitionTime);
   const age = hb === null ? null : Math.max(0, now - hb);
   return {
     node: node.metadata?.name ?? '?',
@@ -160,10 +158,10 @@ function rowOf(node: NodeLike, pool: FleetPool | undefined, now: number, opts: F
     reason: c?.reason ?? null,
     message,
     drill: message?.startsWith('[drill]') === true,
-    since: iso(timeMs(c?.lastTransitionTime)),
+    since: since === null ? null : iso(since),
     gpu: named[0] ?? null,
     gpusNamed: named.length,
-    heartbeat: iso(hb),
+    heartbeat: hb === null ? null : iso(hb),
     heartbeatAgeMs: age,
     stale: age !== null && age > opts.staleAfterMs,
     repair: repairOf(node, pool, now),
@@ -182,7 +180,7 @@ export function fleetView(nodes: readonly NodeLike[], now: number, opts: FleetOp
     })
     .sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status) || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   const poolList = [...byPool.values()].filter((p) => p.gpuNodes > 0).sort((a, b) => (poolKey(a) < poolKey(b) ? -1 : 1));
-  return { at: new Date(now).toISOString(), conditionType: opts.conditionType, rows, pools: poolList, notes: notesFor(rows, poolList, opts) };
+  return { at: iso(now), conditionType: opts.conditionType, rows, pools: poolList, notes: notesFor(rows, poolList, opts) };
 }
 
 function names(rows: FleetRow[]): string {

@@ -5,10 +5,11 @@
 // keeps the agent's own thin client (test/integration/fleet-lazy-import.test.ts).
 import { parseArgs } from 'node:util';
 import type { Command } from './index.ts';
-import { parseDuration } from '../config/duration.ts';
+import { parseDuration } from '../model/duration.ts';
 import { fleetView, type FleetOptions, type NodeLike } from './fleet-view.ts';
 import { formatFleet } from './fleet-format.ts';
 import { describeFleetError, type FleetError } from './fleet-errors.ts';
+import { errorText } from '../model/text.ts';
 
 const HELP = `usage: gpu-health-agent fleet [--kubeconfig PATH] [--context NAME] [--json] [--watch]
 
@@ -43,7 +44,7 @@ async function connect(kubeconfig: string | undefined, context: string | undefin
     if (kubeconfig === undefined) kc.loadFromDefault();
     else kc.loadFromFile(kubeconfig);
   } catch (err) {
-    throw { kind: 'config', detail: (err as Error).message } satisfies FleetError;
+    throw { kind: 'config', detail: errorText(err) } satisfies FleetError;
   }
   if (context !== undefined) {
     if (kc.getContextObject(context) === null) throw { kind: 'config', detail: `no context "${context}" (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})` } satisfies FleetError;
@@ -121,7 +122,7 @@ export const command: Command = {
         },
       }));
     } catch (err) {
-      process.stderr.write(`fleet: ${(err as Error).message}\n${HELP}`);
+      process.stderr.write(`fleet: ${errorText(err)}\n${HELP}`);
       return 2;
     }
     if (values.help === true) {

@@ -4,12 +4,11 @@
 // long lines, and never fails on garbage: exit 0 unless the file cannot be opened.
 import fs from 'node:fs';
 import type { Command } from './index.ts';
-import { createKernelLogRecogniser, REJECTION_TEXT } from '../parse/kernel-log.ts';
+import { createKernelLogRecogniser, MAX_LINE_BYTES, REJECTION_TEXT } from '../parse/kernel-log.ts';
 import { stripLinePrefix } from '../parse/line-prefix.ts';
 import { mayBeNvidia, type NvidiaRecord } from '../parse/nvidia.ts';
+import { errorText } from '../model/text.ts';
 
-/** No kernel record is longer than 8 KiB; keep a generous margin, drop the rest of the line. */
-const MAX_LINE = 64 * 1024;
 const NL = 0x0a;
 
 export interface ParsedOutput {
@@ -29,7 +28,7 @@ export function createParseRun(emit: (out: ParsedOutput) => void, acceptDrills =
   const recogniser = createKernelLogRecogniser();
   return (line, lineNo) => {
     if (!mayBeNvidia(line)) {
-      if (line.charCodeAt(0) !== 0x20 && line.charCodeAt(0) !== 0x09) recogniser.other();
+      recogniser.other(line);
       return;
     }
     const s = stripLinePrefix(line);
@@ -69,7 +68,7 @@ async function parseStream(stream: NodeJS.ReadableStream, write: (s: string) => 
   };
   const add = (chunk: Buffer, from: number, to: number): void => {
     if (overflow || to <= from) return;
-    const room = MAX_LINE - pendingLen;
+    const room = MAX_LINE_BYTES - pendingLen;
     const take = Math.min(room, to - from);
     pending.push(chunk.subarray(from, from + take));
     pendingLen += take;
@@ -109,7 +108,7 @@ export const command: Command = {
       try {
         fs.accessSync(file, fs.constants.R_OK);
       } catch (err) {
-        process.stderr.write(`parse: ${(err as Error).message}\n`);
+        process.stderr.write(`parse: ${errorText(err)}\n`);
         return 1;
       }
       stream = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
@@ -129,7 +128,7 @@ export const command: Command = {
       await parseStream(stream, write);
     } catch (err) {
       // A read error mid-file (EIO, EISDIR): report what we have, say why on stderr.
-      process.stderr.write(`parse: ${(err as Error).message}\n`);
+      process.stderr.write(`parse: ${errorText(err)}\n`);
     }
     if (chunks.length > 0) process.stdout.write(chunks.join(''));
     return 0;

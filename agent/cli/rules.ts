@@ -3,10 +3,11 @@
 // gets and where that entry came from.
 import type { Command } from './index.ts';
 import { parseCodeSpec } from '../rules/classify.ts';
-import { formatDuration as formatWindow } from '../config/duration.ts';
+import { formatDuration as formatWindow } from '../model/duration.ts';
 import { defaultsPath, loadDefaults, loadRuleFile } from '../rules/load.ts';
 import { fillLevel, lookupEntry } from '../rules/table.ts';
 import type { RuleEntry, RuleTable } from '../rules/types.ts';
+import { errorText } from '../model/text.ts';
 
 const USAGE = `usage:
   gpu-health-agent rules validate [FILE]            check FILE (an override of the defaults), or the defaults
@@ -34,7 +35,7 @@ async function tableFor(file: string | undefined): Promise<{ table: RuleTable } 
     const loaded = await loadRuleFile(file);
     return loaded.ok ? { table: loaded.table } : { errors: loaded.errors.map((e) => `${file}: ${e}`) };
   } catch (e) {
-    return { errors: [`defaults: ${(e as Error).message}`], defaults: true };
+    return { errors: [`defaults: ${errorText(e)}`], defaults: true };
   }
 }
 

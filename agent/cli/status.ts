@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from './index.ts';
 import type { DebugState } from '../runtime/inspect/state-types.ts';
 import { formatStatus } from './status-table.ts';
+import { errorText } from '../model/text.ts';
 
 const HELP = `usage: gpu-health-agent status [--addr HOST:PORT] [--json]
 
@@ -24,7 +25,7 @@ export const command: Command = {
     try {
       ({ values } = parseArgs({ args, options: { addr: { type: 'string', default: '127.0.0.1:20277' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } }));
     } catch (err) {
-      process.stderr.write(`status: ${(err as Error).message}\n${HELP}`);
+      process.stderr.write(`status: ${errorText(err)}\n${HELP}`);
       return 2;
     }
     if (values.help === true) {
@@ -35,7 +36,7 @@ export const command: Command = {
     try {
       state = await fetchState(values.addr);
     } catch (err) {
-      process.stderr.write(`status: cannot reach the agent at ${values.addr}: ${(err as Error).message}\n`);
+      process.stderr.write(`status: cannot reach the agent at ${values.addr}: ${errorText(err)}\n`);
       return 1;
     }
     process.stdout.write(values.json ? JSON.stringify(state, null, 2) + '\n' : formatStatus(state));

@@ -4,11 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../model/duration.ts';
 import { parseListenAddress, type ListenAddress } from './address.ts';
 import { parseFlags, UsageError, type RawConfig } from './flags.ts';
 import { ConfigFileSchema } from './schema.ts';
 import { OPTIONS, type GpuBackend, type LogLevel } from './options.ts';
+import { errorText } from '../model/text.ts';
 
 /** The kubelet's pod-resources socket (kept here so loading the config does not load gRPC). */
 export const DEFAULT_POD_RESOURCES_SOCKET = '/var/lib/kubelet/pod-resources/kubelet.sock';
@@ -77,13 +78,13 @@ function readConfigFile(path: string, io: LoadEnv): RawConfig {
   try {
     text = io.readFile(path);
   } catch (err) {
-    throw new UsageError(`--config ${path}: ${(err as Error).message}`);
+    throw new UsageError(`--config ${path}: ${errorText(err)}`);
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new UsageError(`${path}: not YAML or JSON: ${(err as Error).message}`);
+    throw new UsageError(`${path}: not YAML or JSON: ${errorText(err)}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`${path}: expected a mapping of option keys`);

@@ -4,6 +4,7 @@
 // bound is ever read, even from a file that grows meanwhile.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { errorText } from '../model/text.ts';
 
 export type BoundedRead = { ok: true; text: string } | { ok: false; error: string; code: string | null };
 
@@ -21,7 +22,7 @@ export async function readBoundedText(path: string, maxBytes: number, what: stri
   try {
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    return { ok: false, error: `cannot read: ${(err as Error).message}`, code: (err as NodeJS.ErrnoException).code ?? null };
+    return { ok: false, error: `cannot read: ${errorText(err)}`, code: (err as NodeJS.ErrnoException).code ?? null };
   }
   try {
     const st = await fh.stat();
@@ -40,7 +41,7 @@ export async function readBoundedText(path: string, maxBytes: number, what: stri
     }
     return { ok: true, text: buf.toString('utf8', 0, got) };
   } catch (err) {
-    return { ok: false, error: `cannot read: ${(err as Error).message}`, code: (err as NodeJS.ErrnoException).code ?? null };
+    return { ok: false, error: `cannot read: ${errorText(err)}`, code: (err as NodeJS.ErrnoException).code ?? null };
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -1,7 +1,7 @@
 // The config file's schema. Values are written as a person would in YAML:
 // durations as "30s", the debug address as "127.0.0.1:20277".
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../model/duration.ts';
 import { parseListenAddress } from './address.ts';
 import { GPU_BACKENDS, LOG_LEVELS } from './options.ts';
 

@@ -1,11 +1,15 @@
 // How findings read: their effective severity, action and reason (after
 // escalation), and the one-line descriptions the condition message, Events and
 // the debug endpoint use.
+import { iso } from '../model/text.ts';
 import type { RepairAction, Severity } from '../rules/types.ts';
 import { REPAIR_ACTIONS } from '../rules/types.ts';
 import { fillLevel } from '../rules/table.ts';
 import type { Finding, GpuHealth, Recurring } from './types.ts';
 import { NODE_ID } from './types.ts';
+
+// Kept for runtime/pod-impact.ts, which the lead is rewriting; new code imports model/text.ts.
+export { bounded } from '../model/text.ts';
 
 export function severityOf(f: Finding): Severity {
   return f.escalated && f.entry.escalation !== null ? f.entry.escalation.severity : f.entry.severity;
@@ -37,14 +41,6 @@ export function isLoud(f: Finding): boolean {
 export function actionRank(a: RepairAction): number {
   const i = REPAIR_ACTIONS.indexOf(a);
   return i < 0 ? REPAIR_ACTIONS.length : i;
-}
-
-export function iso(ms: number): string {
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
-}
-
-export function bounded(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** `GPU 3 (0000:3b:00.0, GPU-1a2b...)`, or `node` for findings that name no GPU. */
@@ -83,21 +79,4 @@ export function findingLine(gpu: GpuHealth, f: Finding, reason: string = reasonO
   const seen = f.count === 1 ? `at ${iso(f.firstSeen)}` : `x${f.count}, first ${iso(f.firstSeen)}, last ${iso(f.lastSeen)}`;
   const ladder = f.recurring === null ? '' : `, ${ladderPhrase(f.recurring)}`;
   return `${f.drill ? '[drill] ' : ''}${reason} on ${gpuLabel(gpu)}: ${codeLabel(f)} ${seen}, action ${actionOf(f)}${ladder}`;
-}
-
-/** Joins parts with `sep` while they fit in `max`, then says how many were left out. */
-export function joinBounded(parts: string[], sep: string, max: number): string {
-  let out = '';
-  for (let i = 0; i < parts.length; i++) {
-    const piece = (out === '' ? '' : sep) + parts[i];
-    const rest = parts.length - i - 1;
-    const tail = rest > 0 ? `${sep}+${rest} more` : '';
-    if (out.length + piece.length + tail.length <= max) {
-      out += piece;
-      continue;
-    }
-    const more = `${out === '' ? '' : sep}+${parts.length - i} more`;
-    return out.length + more.length <= max ? out + more : bounded(out, max);
-  }
-  return out;
 }

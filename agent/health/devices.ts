@@ -15,10 +15,8 @@
 // costing this node.
 import type { Evidence, Observation } from '../model/evidence.ts';
 import type { Notice } from '../model/verdict.ts';
-import { normalizePci } from './identity.ts';
-import type { HealthState } from './types.ts';
-
-export type DeviceOrigin = 'sysfs' | 'kernel' | 'dcgm' | 'nvml';
+import { normalisePci } from '../model/pci.ts';
+import type { DeviceOrigin, HealthState } from './types.ts';
 
 /** At most this many devices are remembered (a node has 8-16 GPUs and a few switches). */
 const MAX_DEVICES = 256;
@@ -26,7 +24,7 @@ const MAX_DEVICES = 256;
 /** Adds devices the node has; the first origin that named each is kept. */
 export function learnDevices(state: HealthState, pcis: Iterable<string | null | undefined>, origin: DeviceOrigin): void {
   for (const raw of pcis) {
-    const pci = normalizePci(raw);
+    const pci = normalisePci(raw);
     if (pci === null || state.devices.known.has(pci)) continue;
     if (state.devices.known.size >= MAX_DEVICES) return;
     state.devices.known.set(pci, origin);
@@ -51,7 +49,7 @@ function pciOf(e: Evidence): string | null {
     case 'recovery-action':
     case 'fallen-off-bus':
     case 'gpu-init-failed':
-      return normalizePci(e.gpu.pci);
+      return normalisePci(e.gpu.pci);
     default:
       return null;
   }
@@ -63,11 +61,11 @@ export function learnBus(state: HealthState, scan: Extract<Evidence, { kind: 'bu
   // A bus with no NVIDIA GPU at all says nothing about a missing one (no second view).
   state.devices.onBus = scan.gpus.length > 0 ? scan.gpus.length : null;
   for (const [port, gpu] of scan.ports) {
-    const p = normalizePci(port);
-    const g = normalizePci(gpu);
+    const p = normalisePci(port);
+    const g = normalisePci(gpu);
     if (p !== null && g !== null && state.devices.ports.size < MAX_DEVICES) state.devices.ports.set(p, g);
   }
-  state.devices.aerCounters = new Set(scan.aerCounters.flatMap((x) => normalizePci(x) ?? []));
+  state.devices.aerCounters = new Set(scan.aerCounters.flatMap((x) => normalisePci(x) ?? []));
 }
 
 /** Which board sits in which slot this boot, from identity lines and inventories (drills excepted). */
@@ -75,7 +73,7 @@ export function learnUuids(state: HealthState, obs: Observation): void {
   const e = obs.evidence;
   if (obs.drill || (e.kind !== 'gpu-identity' && e.kind !== 'gpu-inventory')) return;
   for (const g of e.kind === 'gpu-identity' ? [e.gpu] : e.gpus) {
-    const pci = normalizePci(g.pci);
+    const pci = normalisePci(g.pci);
     const uuid = g.uuid?.trim() ?? '';
     if (pci !== null && uuid !== '' && (state.devices.uuids.has(pci) || state.devices.uuids.size < MAX_DEVICES)) state.devices.uuids.set(pci, uuid);
   }
@@ -84,7 +82,7 @@ export function learnUuids(state: HealthState, obs: Observation): void {
 /** A management source's current list of GPUs, for the absent-GPU check. */
 export function learnInventory(state: HealthState, obs: Observation): void {
   if (obs.evidence.kind !== 'gpu-inventory' || (obs.source !== 'dcgm' && obs.source !== 'nvml')) return;
-  state.devices.inventories.set(obs.source, new Set(obs.evidence.gpus.flatMap((g) => normalizePci(g.pci) ?? [])));
+  state.devices.inventories.set(obs.source, new Set(obs.evidence.gpus.flatMap((g) => normalisePci(g.pci) ?? [])));
 }
 
 /**
@@ -95,7 +93,7 @@ export function learnInventory(state: HealthState, obs: Observation): void {
  * not say whose device it is.
  */
 export function aerTarget(state: HealthState, pci: string | null): string | null {
-  const p = normalizePci(pci);
+  const p = normalisePci(pci);
   if (p === null || !state.devices.listed) return null;
   if (state.devices.known.has(p)) return p;
   return state.devices.ports.get(p) ?? null;

@@ -3,17 +3,9 @@
 // inventories link them. Records found by different parts of one identity are
 // merged, never a GPU whose known parts disagree.
 import type { GpuRef } from '../model/evidence.ts';
-import { normalisePci } from '../parse/pci.ts';
+import { normalisePci } from '../model/pci.ts';
 import type { Finding, GpuHealth, HealthState } from './types.ts';
 import { NODE_ID } from './types.ts';
-
-const NORMAL_PCI = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
-
-/** The one PCI normaliser (parse/pci.ts), with a fast path for ids sources already normalised. */
-export function normalizePci(pci: string | null | undefined): string | null {
-  if (pci === null || pci === undefined) return null;
-  return NORMAL_PCI.test(pci) ? pci : normalisePci(pci);
-}
 
 interface Ident {
   pci: string | null;
@@ -24,7 +16,7 @@ interface Ident {
 function identOf(ref: GpuRef): Ident {
   const uuid = ref.uuid === undefined || ref.uuid === null || ref.uuid.trim() === '' ? null : ref.uuid.trim();
   const index = ref.index === undefined || ref.index === null || !Number.isInteger(ref.index) ? null : ref.index;
-  return { pci: normalizePci(ref.pci), uuid, index };
+  return { pci: normalisePci(ref.pci), uuid, index };
 }
 
 function agrees(gpu: GpuHealth, id: Ident): boolean {
@@ -167,7 +159,7 @@ export function resolveGpu(
 export function findGpu(state: HealthState, name: string): GpuHealth | null {
   const s = name.trim();
   if (state.gpus.has(s)) return state.gpus.get(s) ?? null;
-  const keys = [`uuid:${s}`, `pci:${normalizePci(s)}`];
+  const keys = [`uuid:${s}`, `pci:${normalisePci(s)}`];
   if (/^\d+$/.test(s)) keys.unshift(`index:${Number(s)}`);
   for (const k of keys) {
     const gid = state.aliases.get(k);

@@ -18,9 +18,8 @@ export type { Restored } from './snapshot.ts';
 export { isReady, verdictOf, MESSAGE_MAX, READY_REASON, UNOBSERVABLE_REASON } from './verdict.ts';
 export { describeHealth, findingView } from './view.ts';
 export type { FindingView, GpuView, HealthView } from './view.ts';
-export { normalizePci } from './identity.ts';
 export { learnDevices } from './devices.ts';
-export type { DeviceOrigin } from './devices.ts';
+export type { DeviceOrigin } from './types.ts';
 
 export interface Step {
   state: HealthState;

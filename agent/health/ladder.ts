@@ -11,8 +11,9 @@
 // then. Drills match only drills. An operator clear before the reboot means
 // the boot did not end with the fault.
 import type { Notice } from '../model/verdict.ts';
+import { bounded } from '../model/text.ts';
 import type { LadderSettings, RuleTable } from '../rules/types.ts';
-import { bounded, findingLine, isFatal, reasonOf } from './describe.ts';
+import { findingLine, isFatal, reasonOf } from './describe.ts';
 import { findingKey } from './notices.ts';
 import type { EndedFault, Finding, GpuHealth, HealthState, Recurring } from './types.ts';
 import { NODE_ID } from './types.ts';

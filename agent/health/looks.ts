@@ -11,7 +11,8 @@
 // two in a row to fatal); a usable look clears it, and the driver's failure is
 // forgotten (it tries again at every open: a busy GPU comes up on a retry).
 import type { Evidence, Observation } from '../model/evidence.ts';
-import { normalizePci } from './identity.ts';
+import { normalisePci } from '../model/pci.ts';
+import { iso } from '../model/text.ts';
 import type { HealthState } from './types.ts';
 
 type BusScan = Extract<Evidence, { kind: 'bus-scan' }>;
@@ -22,7 +23,7 @@ const MAX_FAILED = 64;
 /** Remembers a GPU the driver failed to bring up. */
 export function noteInitFailure(state: HealthState, obs: Observation): void {
   if (obs.evidence.kind !== 'gpu-init-failed') return;
-  const pci = normalizePci(obs.evidence.gpu.pci);
+  const pci = normalisePci(obs.evidence.gpu.pci);
   if (pci === null || (state.devices.initFailed.size >= MAX_FAILED && !state.devices.initFailed.has(pci))) return;
   state.devices.initFailed.set(pci, { at: obs.at, drill: obs.drill });
 }
@@ -46,7 +47,7 @@ function usable(state: HealthState, pci: string, scan: BusScan): { usable: boole
 export function lookAtFailedGpus(state: HealthState, obs: Observation): Observation[] {
   const scan = obs.evidence;
   if (scan.kind !== 'bus-scan' || state.devices.initFailed.size === 0) return [];
-  const onBus = new Set(scan.gpus.flatMap((g) => normalizePci(g) ?? []));
+  const onBus = new Set(scan.gpus.flatMap((g) => normalisePci(g) ?? []));
   const out: Observation[] = [];
   for (const [pci, failed] of state.devices.initFailed) {
     // Gone from the bus is another fault (fallen off, removed): not this check's.
@@ -56,7 +57,7 @@ export function lookAtFailedGpus(state: HealthState, obs: Observation): Observat
     if (verdict.usable) state.devices.initFailed.delete(pci);
     const text = verdict.usable
       ? `usable after all: ${verdict.why}`
-      : `on the PCI bus, driver init failed at ${new Date(failed.at).toISOString()}, not usable: ${verdict.why}`;
+      : `on the PCI bus, driver init failed at ${iso(failed.at)}, not usable: ${verdict.why}`;
     out.push({ evidence: { kind: 'gpu-unusable', gpu: { pci }, usable: verdict.usable, text }, source: obs.source, at: obs.at, drill: failed.drill });
   }
   return out;

@@ -1,15 +1,15 @@
 // Notices: what a person should hear about once. Repeats of one finding share
 // a key, so reporters fold them into one Event series.
+import { SOURCE_LABEL } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { Notice } from '../model/verdict.ts';
-import { bounded, findingLine, reasonOf } from './describe.ts';
+import { bounded } from '../model/text.ts';
+import { findingLine, reasonOf } from './describe.ts';
 import type { Finding, GpuHealth } from './types.ts';
 
 export type ClearCause = 'reboot' | 'gpu-reset' | 'quiet' | 'operator' | 'rules' | 'drills-off' | 'recovered';
 
 const NOTE_MAX = 1024;
-
-export const SOURCE_LABEL: Record<string, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML', sysfs: 'PCI bus (sysfs)' };
 
 function uuids(gpu: GpuHealth): string[] {
   return gpu.uuid === null ? [] : [gpu.uuid];
@@ -64,7 +64,7 @@ export function clearNotice(gpu: GpuHealth, fid: string, f: Finding, cause: Clea
 }
 
 export function sourceNotice(status: SourceStatus, up: boolean, at: number): Notice {
-  const label = SOURCE_LABEL[status.source] ?? status.source;
+  const label = SOURCE_LABEL[status.source];
   return {
     type: up ? 'Normal' : 'Warning',
     reason: up ? 'GPUHealthSourceUp' : 'GPUHealthSourceDown',

@@ -15,9 +15,10 @@
 //   only refreshes last-seen and the list of sources.
 import type { Evidence, GpuRef, Observation } from '../model/evidence.ts';
 import type { Notice } from '../model/verdict.ts';
+import { bounded } from '../model/text.ts';
 import { classify } from '../rules/classify.ts';
 import type { RuleMatch, RuleTable } from '../rules/types.ts';
-import { bounded, isFatal, isLoud } from './describe.ts';
+import { isFatal, isLoud } from './describe.ts';
 import { aerTarget, devicesOf, foreignRecord, learnBus, learnDevices, learnInventory, learnUuids } from './devices.ts';
 import { resolveGpu } from './identity.ts';
 import { applyLadder } from './ladder.ts';

@@ -14,7 +14,7 @@ import { isFatal } from './describe.ts';
 import { BOOTS_KEPT, fatalFaults, recordEndedBoot } from './ladder.ts';
 import { dropDrills, rebootClear } from './lifecycle.ts';
 import type { Finding, GpuHealth, HealthLimits, HealthState } from './types.ts';
-import { DEFAULT_LIMITS, NODE_ID } from './types.ts';
+import { DEFAULT_LIMITS, DEVICE_ORIGINS, NODE_ID } from './types.ts';
 
 export const SNAPSHOT_KIND = 'gpu-health-agent/health';
 export const SNAPSHOT_VERSION = 1;
@@ -65,7 +65,7 @@ const Snap = z.object({
   gpus: z.array(z.unknown()),
   nodeOccurrences: z.array(z.tuple([z.string(), z.number(), z.array(Occ)])).catch([]),
   /** The node's NVIDIA devices this boot; absent in files of older agents. */
-  devices: z.array(z.tuple([z.string(), z.enum(['sysfs', 'kernel', 'dcgm', 'nvml'])])).catch([]).optional(),
+  devices: z.array(z.tuple([z.string(), z.enum(DEVICE_ORIGINS)])).catch([]).optional(),
   /** GPUs the driver failed to bring up this boot; absent in files of older agents. */
   initFailed: z.array(z.tuple([z.string(), z.number(), z.boolean()])).catch([]).optional(),
   /** PCI -> UUID as named this boot; absent in files of older agents. */

@@ -119,9 +119,13 @@ export interface HealthState {
   boots: BootRecord[];
 }
 
+/** Who named a device: the PCI bus, the driver's kernel lines, or a management source. */
+export const DEVICE_ORIGINS = ['sysfs', 'kernel', 'dcgm', 'nvml'] as const;
+export type DeviceOrigin = (typeof DEVICE_ORIGINS)[number];
+
 export interface NodeDevices {
   /** Normalised PCI address -> who named it first. */
-  known: Map<string, 'sysfs' | 'kernel' | 'dcgm' | 'nvml'>;
+  known: Map<string, DeviceOrigin>;
   /** sysfs listed at least one: only then must a kernel record name a known device. */
   listed: boolean;
   /** Kernel-log fault records that named no device of this node, not counted, per source. */

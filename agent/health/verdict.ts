@@ -4,10 +4,11 @@
 //   the message lists the rest and the sources that are down, <= 1024 chars.
 // - Unknown (GPUHealthUnobservable) only when no source at all can observe.
 // - True (NvidiaGPUIsReady) otherwise, saying which sources watch and which are down.
+import { SOURCE_LABEL } from '../model/evidence.ts';
 import type { SourceStatus } from '../model/source-status.ts';
 import type { NodeVerdict } from '../model/verdict.ts';
-import { actionOf, actionRank, bounded, findingLine, gpuLabel, joinBounded, reasonOf, severityOf } from './describe.ts';
-import { SOURCE_LABEL } from './notices.ts';
+import { bounded, joinBounded } from '../model/text.ts';
+import { actionOf, actionRank, findingLine, gpuLabel, reasonOf, severityOf } from './describe.ts';
 import type { Finding, GpuHealth, HealthState } from './types.ts';
 
 export const MESSAGE_MAX = 1024;
@@ -33,7 +34,7 @@ export function isReady(state: HealthState): boolean {
 }
 
 function label(s: SourceStatus): string {
-  return SOURCE_LABEL[s.source] ?? s.source;
+  return SOURCE_LABEL[s.source];
 }
 
 function downList(state: HealthState): string[] {

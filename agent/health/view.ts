@@ -1,8 +1,9 @@
 // A JSON view of the state for /debug/state, `gpu-health-agent status` and
 // metrics: per GPU its identity and findings, with effective severity, action
 // and reason already worked out.
+import { iso } from '../model/text.ts';
 import type { ClearOn, RepairAction, Severity } from '../rules/types.ts';
-import { actionOf, codeLabel, iso, reasonOf, severityOf } from './describe.ts';
+import { actionOf, codeLabel, reasonOf, severityOf } from './describe.ts';
 import type { Finding, HealthState } from './types.ts';
 
 export interface FindingView {

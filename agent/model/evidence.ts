@@ -1,6 +1,8 @@
 // The values that flow from sources into classification. Sources translate what
 // they read (a kernel record, a DCGM incident, an NVML event) into Evidence; they
 // know nothing of rules. Everything here is plain data: no classes, no I/O.
+// Where a room needs the names at run time (zod schemas, messages), the list is
+// the const array here and the type is derived from it: one place to add a name.
 
 /** A GPU (or NVSwitch) as one source names it; any part may be unknown. */
 export interface GpuRef {
@@ -21,12 +23,8 @@ export interface RecoveryAction {
 }
 
 /** Hardware counters that DCGM / NVML expose and the rule table can classify. */
-export type CounterName =
-  | 'ecc-dbe-volatile'
-  | 'retired-pages-pending'
-  | 'row-remap-failure'
-  | 'row-remap-pending'
-  | 'nvlink-errors';
+export const COUNTER_NAMES = ['ecc-dbe-volatile', 'retired-pages-pending', 'row-remap-failure', 'row-remap-pending', 'nvlink-errors'] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
 
 export type Evidence =
   /** An `NVRM: Xid` record, or an Xid reported by DCGM / NVML. */
@@ -97,21 +95,16 @@ export type AerSeverity = 'correctable' | 'nonfatal' | 'fatal';
  * (DCGM_FI_DEV_FABRIC_MANAGER_STATUS) and the sub-fields of the fabric health mask
  * (DCGM_FI_DEV_FABRIC_HEALTH_MASK, NVML_GPU_FABRIC_HEALTH_MASK_*).
  */
-export type FabricField =
-  | 'manager'
-  | 'degraded-bw'
-  | 'route-recovery'
-  | 'route-unhealthy'
-  | 'access-timeout-recovery'
-  | 'incorrect-configuration'
-  | 'gfm-state';
-
-export const FABRIC_FIELDS: readonly FabricField[] = [
+export const FABRIC_FIELDS = [
   'manager', 'degraded-bw', 'route-recovery', 'route-unhealthy', 'access-timeout-recovery', 'incorrect-configuration', 'gfm-state',
-];
+] as const;
+export type FabricField = (typeof FABRIC_FIELDS)[number];
 
-/** `sysfs`: the PCI bus and the kernel's AER counters under --sysfs-root. */
-export type SourceName = 'kmsg' | 'logfile' | 'dcgm' | 'nvml' | 'sysfs';
+/** Who observed it. `sysfs`: the PCI bus and the kernel's AER counters under --sysfs-root. */
+export const SOURCE_NAMES = ['kmsg', 'logfile', 'dcgm', 'nvml', 'sysfs'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+/** How messages name each source: one per SourceName, next to the names, so a new source cannot go unnamed. */
+export const SOURCE_LABEL: Record<SourceName, string> = { kmsg: 'kernel log', logfile: 'kernel log file', dcgm: 'DCGM', nvml: 'NVML', sysfs: 'PCI bus (sysfs)' };
 
 /** One piece of evidence with where and when it came from. */
 export interface Observation {

@@ -10,7 +10,7 @@
 // are in agent/parse/README.md.
 import type { NvidiaRecord } from './nvidia.ts';
 import { recogniseLine } from './nvidia.ts';
-import { normalisePci } from './pci.ts';
+import { normalisePci } from '../model/pci.ts';
 
 const HEX = '[0-9a-fA-F]';
 /** `dddd:bb:dd` as Xid lines print it (domain %04x, so VMD domains are longer), with an optional `.f`. */

@@ -14,6 +14,13 @@ import { DRILL_TAG, isDrillText } from './drill-marker.ts';
 import { readDriverLine, type DriverLine, type FallenPiece } from './driver-record.ts';
 import { createNvidiaLineParser, mayBeNvidia, recogniseLine, type FallenOffBusRecord, type NvidiaRecord } from './nvidia.ts';
 
+/**
+ * Longer lines are cut to this many bytes before they are read (the rest of the line is
+ * dropped): no kernel record is longer than 8 KiB, so this is a generous margin that
+ * still bounds what one line of a file can cost.
+ */
+export const MAX_LINE_BYTES = 64 * 1024;
+
 /** Why a record that looks like NVIDIA's is not evidence. Stable strings: metric labels and `parse` output. */
 export type Rejection =
   /** Another facility or program wrote it. */
@@ -66,8 +73,12 @@ export interface KernelLogRecogniser {
   continuation(text: string): Recognised[];
   /** A log-file line, prefix already stripped: a record of its own, or a continuation of the one before. */
   line(s: StrippedLine): Recognised[];
-  /** A record with nothing of NVIDIA's in it (skipped by a cheap check): the next continuation line is not the driver's. */
-  other(): void;
+  /**
+   * A line with nothing of NVIDIA's in it (skipped by a cheap check). Unless it is indented
+   * (a continuation line, as dmesg and journalctl write them) it ends the record being read:
+   * the next continuation line is not the driver's.
+   */
+  other(line: string): void;
 }
 
 const KERNEL: Origin = { trust: 'kernel' };
@@ -113,6 +124,11 @@ interface Pending {
   /** Physical lines since the start. */
   age: number;
   drill: boolean;
+}
+
+function isIndented(line: string): boolean {
+  const c = line.charCodeAt(0);
+  return c === 0x20 || c === 0x09;
 }
 
 function plain(line: string): string {
@@ -215,7 +231,8 @@ export function createKernelLogRecogniser(): KernelLogRecogniser {
       const origin = lineOrigin(s);
       return origin === 'continuation' ? api.continuation(s.message) : api.record(s.message, origin);
     },
-    other() {
+    other(line) {
+      if (isIndented(line)) return;
       driverRecord = false;
       recordWhy = null;
     },

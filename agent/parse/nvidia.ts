@@ -3,7 +3,7 @@
 // before anything else; after that each form is read with indexOf and short,
 // anchored, bounded patterns (no backtracking blow-up on hostile input).
 import type { AerSeverity, RecoveryAction } from '../model/evidence.ts';
-import { normalisePci } from './pci.ts';
+import { normalisePci } from '../model/pci.ts';
 
 interface Base {
   /** Normalised `dddd:bb:dd.f`, or null when the record had none or it was redacted. */

@@ -9,6 +9,7 @@ import { validateRuleDocument } from './schema.ts';
 import type { RuleDocument, Validated } from './schema.ts';
 import { buildTable } from './table.ts';
 import type { RuleTable } from './types.ts';
+import { errorText } from '../model/text.ts';
 
 export type RuleLoadResult = { ok: true; table: RuleTable } | { ok: false; error: string; errors: string[] };
 
@@ -48,7 +49,7 @@ export function parseRuleText(text: string): Validated<RuleDocument> {
     // maxAliasCount: yaml's own bound on alias expansion (billion laughs), stated rather than assumed.
     raw = parse(text, { merge: true, uniqueKeys: true, prettyErrors: true, maxAliasCount: 100 });
   } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : (err as Error).message;
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : errorText(err);
     return { ok: false, errors: [`(yaml): ${msg}`] };
   }
   if (raw === null || raw === undefined) return { ok: false, errors: ['(document): empty; expected apiVersion and rule entries'] };

@@ -6,7 +6,7 @@
 // warning, a GPUHealthRulesRisky Event, marks in /debug/rules and in
 // `rules validate|explain`, and the gpu_health_rules_risky gauge. Pure.
 import type { Notice } from '../model/verdict.ts';
-import { formatDuration } from '../config/duration.ts';
+import { formatDuration } from '../model/duration.ts';
 import type { RepairAction, RuleEntry, RuleTable } from './types.ts';
 
 export interface RiskyRule {

@@ -2,21 +2,13 @@
 // (`xid.79.severity: expected one of fatal|warning|info|ignore`), because the
 // document arrives as a ConfigMap key that a person edits by hand.
 import { z } from 'zod';
-import type { CounterName } from '../model/evidence.ts';
-import { FABRIC_FIELDS } from '../model/evidence.ts';
+import { COUNTER_NAMES, FABRIC_FIELDS } from '../model/evidence.ts';
 import { CLEAR_ON, REPAIR_ACTIONS, RULE_FAMILIES, SEVERITIES } from './types.ts';
 import type { ClearOn, Escalation, LadderSettings, RepairAction, RuleFamily, Severity } from './types.ts';
-import { parseDuration as parseWindow } from '../config/duration.ts';
+import { parseDuration as parseWindow } from '../model/duration.ts';
 
 export const API_VERSION = 'gpu-health-agent/v1';
 
-const COUNTERS: readonly CounterName[] = [
-  'ecc-dbe-volatile',
-  'retired-pages-pending',
-  'row-remap-failure',
-  'row-remap-pending',
-  'nvlink-errors',
-];
 export const EVENTS = [
   'fallen-off-bus',
   'device-count-mismatch',
@@ -37,7 +29,7 @@ const KEY_RULES: Record<RuleFamily, { test: (key: string) => boolean; expected: 
     test: (k) => /^\d{1,4}(\/(fail|warn))?$/.test(k) || k === 'fail' || k === 'warn',
     expected: 'a DCGM error code (DCGM_FR_*), CODE/fail, CODE/warn, fail or warn',
   },
-  counter: { test: (k) => (COUNTERS as readonly string[]).includes(k), expected: `one of ${COUNTERS.join('|')}` },
+  counter: { test: (k) => (COUNTER_NAMES as readonly string[]).includes(k), expected: `one of ${COUNTER_NAMES.join('|')}` },
   event: { test: (k) => (EVENTS as readonly string[]).includes(k), expected: `one of ${EVENTS.join('|')}` },
   recovery: { test: (k) => /^\d{1,3}$/.test(k), expected: 'a GPU recovery action number (NVML nvmlDeviceGpuRecoveryAction_t)' },
   fabric: { test: (k) => FABRIC_KEY.test(k), expected: `a fabric field (${FABRIC_FIELDS.join('|')}), optionally /STATE` },

@@ -12,6 +12,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { readRuleText, tableFromText } from './load.ts';
 import type { RuleTable } from './types.ts';
+import { errorText } from '../model/text.ts';
 
 export interface RuleWatchOptions {
   /** Poll interval; default 1000 ms. */
@@ -69,7 +70,7 @@ export function watchRuleFile(
         }
       } catch (err) {
         signature = 'missing';
-        readError = `cannot read: ${(err as Error).message}`;
+        readError = `cannot read: ${errorText(err)}`;
       }
       if (closed || signature === seen?.signature) return;
       const first = seen === null;

@@ -8,6 +8,7 @@ import { createServer, createConnection, type Server, type Socket } from 'node:n
 import { lstat, unlink, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { peerCred } from './peer-cred.ts';
+import { errorText } from '../model/text.ts';
 
 export const CONTROL_SOCKET = 'control.sock';
 const MAX_REQUEST_BYTES = 4096;
@@ -76,7 +77,7 @@ function deny(socket: Socket, allowed: Set<number>): { uid: number | null; why: 
   try {
     uid = peerCred(socket).uid;
   } catch (err) {
-    return { uid: null, why: `refused: the peer cannot be identified (${(err as Error).message})` };
+    return { uid: null, why: `refused: the peer cannot be identified (${errorText(err)})` };
   }
   return allowed.has(uid) ? null : { uid, why: `permission denied: uid ${uid} may not use the control socket (root only)` };
 }
@@ -110,7 +111,7 @@ function answer(line: string, handle: ControlHandler): ControlReply {
   try {
     return handle(gpu === undefined ? { op: 'clear' } : { op: 'clear', gpu });
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    return { ok: false, error: errorText(err) };
   }
 }
 

@@ -5,6 +5,7 @@
 // still alive after a short grace it ends with SIGKILL, the only way out that
 // does not wait for the thread. State was flushed by stop() before that.
 import type { Logger } from 'pino';
+import { errorText } from '../model/text.ts';
 
 export interface ExitOptions {
   /** Worker threads still alive that may be stuck in native code. */
@@ -32,7 +33,7 @@ export async function stopWithin(stopping: Promise<void>, boundMs: number, log: 
     }
     return 0;
   } catch (err) {
-    log.error({ err: (err as Error).message }, 'error while stopping');
+    log.error({ err: errorText(err) }, 'error while stopping');
     return 1;
   } finally {
     clearTimeout(timer);

@@ -6,6 +6,7 @@ import { open, rename, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readBoundedText } from '../config/read-bounded.ts';
+import { errorText } from '../model/text.ts';
 
 export const STATE_FILE = 'state.json';
 const VERSION = 1;
@@ -67,7 +68,7 @@ export async function readStateFile(dir: string): Promise<LoadedState> {
     json = JSON.parse(text);
   } catch (err) {
     await keepCorrupt(path);
-    return { doc: null, warnings: [`${path} is not valid JSON (${(err as Error).message}); kept as ${STATE_FILE}.corrupt, starting clean`] };
+    return { doc: null, warnings: [`${path} is not valid JSON (${errorText(err)}); kept as ${STATE_FILE}.corrupt, starting clean`] };
   }
   const parsed = DocSchema.safeParse(json);
   if (!parsed.success) {

@@ -15,6 +15,7 @@
 import { parseArgs } from 'node:util';
 import { DcgmStandinEngine } from './dcgm-engine.ts';
 import { addIncident, clearEngine, engineState, injectField, setFabric, setGarbage, setHang, setVisibleGpus } from './dcgm-control.ts';
+import { errorText } from '../../agent/model/text.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -120,6 +121,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(`standin:dcgm: ${e instanceof Error ? e.message : String(e)}`);
+  console.error(`standin:dcgm: ${errorText(e)}`);
   process.exit(1);
 });

@@ -13,6 +13,7 @@ import { scenarios as rules } from './scenarios/rules.ts';
 import { scenarios as logVolume } from './scenarios/log-volume.ts';
 import { scenarios as evidence } from './scenarios/evidence.ts';
 import { scenarios as persistence } from './scenarios/persistence.ts';
+import { errorText } from '../../agent/model/text.ts';
 
 const SUITES: Scenario[][] = [evidence, persistence, debugEndpoint, oversizedFiles, stateDir, controlSocket, rules, logVolume];
 
@@ -34,7 +35,7 @@ async function runOne(s: Scenario): Promise<Row> {
   try {
     out = await Promise.race([s.run(), late]);
   } catch (err) {
-    out = { ok: false, observed: `error: ${briefly((err as Error).message)}`, figure: '-' };
+    out = { ok: false, observed: `error: ${briefly(errorText(err))}`, figure: '-' };
   } finally {
     clearTimeout(timer);
   }

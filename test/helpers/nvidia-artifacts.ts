@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorText } from '../../agent/model/text.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -33,7 +34,7 @@ export function nvidiaArtifacts(): NvidiaArtifacts {
   try {
     manifest = execFileSync('bash', [path.join(ROOT, 'scripts/nvidia-artifacts.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   } catch (e) {
-    throw new Error(`NVIDIA's NVML artifacts could not be had (scripts/nvidia-artifacts.sh failed): ${(e as Error).message}`);
+    throw new Error(`NVIDIA's NVML artifacts could not be had (scripts/nvidia-artifacts.sh failed): ${errorText(e)}`);
   }
   const a = JSON.parse(fs.readFileSync(manifest, 'utf8')) as NvidiaArtifacts;
   for (const p of [a.lib, a.header, a.headerR535]) if (!fs.existsSync(p)) throw new Error(`${p} (from ${manifest}) is missing`);

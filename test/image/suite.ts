@@ -22,6 +22,7 @@ import { IMPORT_ALL } from './import-all.ts';
 import { LIB_DIR, hostArch, standins, type Arch } from './layers.ts';
 import { startPod, type Pod } from './pod.ts';
 import { forbiddenWrites } from './write-audit.ts';
+import { errorText } from '../../agent/model/text.ts';
 
 const TYPE = 'AcceleratedHardwareReady';
 const STATE_DIR = '/var/lib/gpu-health-agent';
@@ -130,7 +131,7 @@ export function imageSuite(arch: Arch): void {
       } catch (err) {
         if (r.container.exitCode !== undefined) throw err;
         const sources = await r.container.exec(['gpu-health-agent', 'status', '--addr', r.addr], { timeoutMs: 10_000 * slow });
-        throw new Error(`${(err as Error).message}\nlast probe: ${last}\nstatus: ${sources.stdout}${sources.stderr}`, { cause: err });
+        throw new Error(`${errorText(err)}\nlast probe: ${last}\nstatus: ${sources.stdout}${sources.stderr}`, { cause: err });
       }
     }
   }

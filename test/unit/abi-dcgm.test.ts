@@ -31,7 +31,6 @@ import {
   makeVersion,
 } from '../../agent/sources/dcgm/abi.ts';
 import { parseDcgmAddress } from '../../agent/sources/dcgm/binding.ts';
-import { normalizePciBusId } from '../../agent/sources/gpu/pci.ts';
 import { recoveryAction } from '../../agent/sources/gpu/recovery.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -176,7 +175,7 @@ describe('DCGM ABI: the stand-in library agrees with the binding', () => {
   });
 });
 
-describe('DCGM addresses and PCI ids', () => {
+describe('DCGM addresses', () => {
   it('parses the address forms', () => {
     assert.deepEqual(parseDcgmAddress('unix:///run/nvidia-dcgm/hostengine.sock'), { target: '/run/nvidia-dcgm/hostengine.sock', unixSocket: true });
     assert.deepEqual(parseDcgmAddress('/tmp/nv-hostengine'), { target: '/tmp/nv-hostengine', unixSocket: true });
@@ -185,14 +184,5 @@ describe('DCGM addresses and PCI ids', () => {
     assert.deepEqual(parseDcgmAddress('nvidia-dcgm'), { target: 'nvidia-dcgm', unixSocket: false });
     assert.throws(() => parseDcgmAddress('unix://relative/path'), /absolute/);
     assert.throws(() => parseDcgmAddress(''), /expected/);
-  });
-
-  it('normalises DCGM / NVML bus ids to dddd:bb:dd.f lowercase', () => {
-    assert.equal(normalizePciBusId('00000000:3B:00.0'), '0000:3b:00.0');
-    assert.equal(normalizePciBusId('0000:86:00.0'), '0000:86:00.0');
-    assert.equal(normalizePciBusId('00000001:C1:1F.7'), '0001:c1:1f.7');
-    assert.equal(normalizePciBusId('3b:00.0'), '0000:3b:00.0');
-    assert.equal(normalizePciBusId('<<<NOT_SUPPORTED>>>'), null);
-    assert.equal(normalizePciBusId(''), null);
   });
 });

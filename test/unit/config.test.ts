@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, UsageError, type LoadEnv } from '../../agent/config/load.ts';
-import { parseDuration, formatDuration } from '../../agent/config/duration.ts';
+import { parseDuration, formatDuration } from '../../agent/model/duration.ts';
 import { isLoopbackHost, parseListenAddress } from '../../agent/config/address.ts';
 
 function io(files: Record<string, string> = {}, env: Record<string, string> = {}): LoadEnv {

@@ -17,7 +17,9 @@ test('a million distinct findings stay within 64 GPUs x 256 findings, evictions 
   const N = 1_000_000;
   const started = performance.now();
   const obs: Observation = at(xid(0), T0);
-  const pci = (g: number) => `0000:${(g >> 8).toString(16).padStart(2, '0')}:${(g & 0xff).toString(16).padStart(2, '0')}.1`;
+  // A distinct real address per GPU: the device number is 5 bits (0x00-0x1f), the bus 8, the domain the rest.
+  const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+  const pci = (g: number) => `${hex(g >> 13, 4)}:${hex((g >> 5) & 0xff, 2)}:${hex(g & 0x1f, 2)}.1`;
   for (let i = 0; i < N; i++) {
     // First 900,000: 63 GPUs with ever new codes (per-GPU eviction); then a new GPU each time (GPU eviction).
     const gpu = { pci: i < 900_000 ? pci(i % 63) : pci(1000 + i) };

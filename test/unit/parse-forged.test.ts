@@ -131,15 +131,19 @@ test('a drill counts as a drill only with its tag, in the driver format', () => 
   assert.deepEqual(loose.filter((o) => o.rejected === null), []);
 });
 
-test('an unrelated record between a driver line and an indented line ends the driver record', () => {
-  const r = createKernelLogRecogniser();
-  r.line(stripLinePrefix('[  1.000000] NVRM: The NVIDIA GPU 0000:b3:00.0'));
-  r.other();
-  const out = [
-    ...r.line(stripLinePrefix('               NVRM: (PCI ID: 10de:26b5) installed in this system has')),
-    ...r.line(stripLinePrefix('               NVRM: fallen off the bus and is not responding to commands.')),
-  ];
-  assert.deepEqual(out.filter((o) => o.rejected === null), []);
+test('a record between the driver lines ends the driver record; an indented line is part of it', () => {
+  const across = (between: string) => {
+    const r = createKernelLogRecogniser();
+    r.line(stripLinePrefix('[  1.000000] NVRM: The NVIDIA GPU 0000:b3:00.0'));
+    r.other(between);
+    const out = [
+      ...r.line(stripLinePrefix('               NVRM: (PCI ID: 10de:26b5) installed in this system has')),
+      ...r.line(stripLinePrefix('               NVRM: fallen off the bus and is not responding to commands.')),
+    ];
+    return out.filter((o) => o.rejected === null).map((o) => [o.record.kind, o.record.pci]);
+  };
+  assert.deepEqual(across('[  1.000001] usb 1-1: new high-speed USB device number 2'), []);
+  assert.deepEqual(across("               (a continuation line with nothing of NVIDIA's in it)"), [['fallen-off-bus', '0000:b3:00.0']]);
 });
 
 test('AER and RmInitAdapter drills count as drills only in their whole format, on a user facility', () => {

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNvidiaLineParser, recogniseLine, type NvidiaRecord } from '../../agent/parse/nvidia.ts';
-import { normalisePci } from '../../agent/parse/pci.ts';
 import { toObservation } from '../../agent/parse/observation.ts';
 import { isDrillText } from '../../agent/parse/drill-marker.ts';
 import { formatDrill } from '../../agent/sources/kmsg/drill.ts';
@@ -11,17 +10,6 @@ function one(line: string): NvidiaRecord {
   assert.ok(r, `no record for ${line}`);
   return r;
 }
-
-test('PCI addresses normalise to dddd:bb:dd.f lowercase', () => {
-  assert.equal(normalisePci('PCI:0000:3B:00'), '0000:3b:00.0');
-  assert.equal(normalisePci('0000:3b:00.1'), '0000:3b:00.1');
-  assert.equal(normalisePci('3b:00'), '0000:3b:00.0');
-  assert.equal(normalisePci('00000000:3B:00.0'), '0000:3b:00.0');
-  assert.equal(normalisePci('10000:01:00.0'), '10000:01:00.0');
-  for (const bad of ['XXXX:XX:XX', 'PCI:', '', '0000:3b', '0000:3b:00:00', '0000:3b:20', '0000:3b:00.8', 'zz:00', '<redacted>']) {
-    assert.equal(normalisePci(bad), null, bad);
-  }
-});
 
 test('Xid address forms: PCI:, none, two-part, redacted, MIG GI/CI, no address', () => {
   assert.equal(one('NVRM: Xid (PCI:0000:3b:00): 79, pid=1, name=a, x').pci, '0000:3b:00.0');

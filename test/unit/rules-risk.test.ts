@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDefaults, tableFromText } from '../../agent/rules/load.ts';
 import { riskyRulesNotice } from '../../agent/rules/risk.ts';
-import { parseDuration } from '../../agent/config/duration.ts';
+import { parseDuration } from '../../agent/model/duration.ts';
 import { ALL_FATAL } from '../helpers/rule-files.ts';
 
 const V1 = 'apiVersion: gpu-health-agent/v1\n';

@@ -1,16 +1,13 @@
 // JSON for /debug/state and /debug/rules, built from what the runtime holds.
 // Read-only: nothing here changes the state it looks at.
 import { describeHealth } from '../../health/index.ts';
+import { iso } from '../../model/text.ts';
 import type { RuleTable } from '../../rules/types.ts';
 import type { AgentView } from '../agent.ts';
 import type { KmsgCursor } from '../state-file.ts';
 import type { WriteRecord } from '../types.ts';
 import type { PodsView } from '../pod-impact.ts';
 import type { DebugCondition, DebugPersistence, DebugState, DebugWrite } from './state-types.ts';
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
 function write(w: WriteRecord | null): DebugWrite | null {
   return w === null ? null : { at: iso(w.at), what: w.what, ok: w.ok, detail: w.detail };

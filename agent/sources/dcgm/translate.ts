@@ -1,7 +1,7 @@
 // DCGM probe results to evidence. Pure apart from the memory it keeps between
 // probes (what was already reported), so it is tested with plain values.
 import type { Evidence, GpuRef, Observation } from '../../model/evidence.ts';
-import { normalizePciBusId } from '../gpu/pci.ts';
+import { normalisePci } from '../../model/pci.ts';
 import { GpuEvidenceMemory } from '../gpu/evidence-memory.ts';
 import { DCGM_FE_GPU, DCGM_HEALTH_RESULT, DCGM_HEALTH_WATCH_ALL, DCGM_ST, FABRIC_FIELD, FIELD, HEALTH_SYSTEM_NAMES } from './abi.ts';
 import { decodeHealthMask, decodeManagerStatus, type FabricReading } from './fabric.ts';
@@ -36,7 +36,7 @@ export class DcgmTranslator {
     const refs = new Map<number, GpuRef>();
     for (const g of probe.gpus) {
       const uuid = g.uuid.startsWith('GPU-') ? g.uuid : null;
-      refs.set(g.gpuId, { pci: normalizePciBusId(g.pciBusId), uuid, index: g.gpuId });
+      refs.set(g.gpuId, { pci: normalisePci(g.pciBusId), uuid, index: g.gpuId });
     }
     emit(this.memory.inventory([...refs.values()]));
     emit(this.memory.deviceCount(probe.gpus.length, expectedGpus));

@@ -5,6 +5,7 @@ import { DcgmBinding, DcgmError, DcgmGarbageError, parseDcgmAddress } from './bi
 import type { DcgmHealth, DcgmValue } from './binding.ts';
 import { DCGM_ST, FABRIC_WATCHED, FIELD, WATCHED_FIELDS } from './abi.ts';
 import { OpError, serveOps } from '../gpu/worker-host.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface ConnectArgs {
   libPath: string;
@@ -54,7 +55,7 @@ function guard<T>(fn: () => T): T {
     }
     if (e instanceof DcgmGarbageError) throw new OpError(e.message, 'garbage');
     if (e instanceof OpError) throw e;
-    throw new OpError(e instanceof Error ? e.message : String(e), 'library');
+    throw new OpError(errorText(e), 'library');
   }
 }
 
@@ -88,7 +89,7 @@ function connect(a: ConnectArgs): ConnectResult {
       const ffg = lib.fieldGroupCreate(h, FABRIC_WATCHED, `gpu-health-agent-fabric-${process.pid}-${++fieldGroupSeq}`);
       lib.watchFields(h, ffg, a.intervalMs * 1000, keepAgeSec);
     } catch (e) {
-      fabricRefused = e instanceof Error ? e.message : String(e);
+      fabricRefused = errorText(e);
     }
     probed = fabricRefused === null ? [...fields, ...FABRIC_WATCHED] : fields;
     handle = h;

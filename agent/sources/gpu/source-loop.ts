@@ -4,6 +4,7 @@
 import type { SourceState, SourceStatus } from '../../model/source-status.ts';
 import type { CallTimeoutError, CallWorker } from './call-worker.ts';
 import type { GpuSourceSink, ResolvedGpuOptions } from './types.ts';
+import { errorText } from '../../model/text.ts';
 
 export class GpuSourceLoop {
   /** Set by the source once a first probe / counter read succeeded; part of every status. */
@@ -57,7 +58,7 @@ export class GpuSourceLoop {
 
   /** A failure: the source is down; the next step runs after the backoff, which doubles. */
   down(prefix: string, e: unknown): void {
-    this.setStatus('down', `${prefix}: ${e instanceof Error ? e.message : String(e)}`);
+    this.setStatus('down', `${prefix}: ${errorText(e)}`);
     this.schedule(this.backoff);
     this.backoff = Math.min(this.backoff * 2, this.o.reconnectMaxMs);
   }

@@ -2,6 +2,7 @@
 // and posts each result back. Ops throw OpError for failures the main side
 // should see with a kind and a library return code.
 import { parentPort } from 'node:worker_threads';
+import { errorText } from '../../model/text.ts';
 
 export class OpError extends Error {
   readonly kind: string;
@@ -29,7 +30,7 @@ export function serveOps(ops: Ops): void {
         id: m.id,
         ok: false,
         error: {
-          message: e instanceof Error ? e.message : String(e),
+          message: errorText(e),
           kind: err?.kind ?? 'exception',
           code: err?.code ?? null,
         },

@@ -5,7 +5,7 @@
 // as evidence with --accept-drills, and are labelled drill everywhere.
 import fs from 'node:fs';
 import { DRILL_MARKER, DRILL_TAG } from '../../parse/drill-marker.ts';
-import { normalisePci } from '../../parse/pci.ts';
+import { normalisePci } from '../../model/pci.ts';
 import type { AerSeverity } from '../../model/evidence.ts';
 
 const AER_SEVERITY_TEXT: Record<AerSeverity, string> = {

@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import { parseKmsgRecord, type KmsgRecord } from '../../parse/kmsg-record.ts';
 import { createWaiter, type KmsgWaiter } from './poll.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface KmsgCursor {
   bootId: string;
@@ -181,7 +182,7 @@ export class KmsgReader {
 
   private fail(err: unknown): void {
     const code = errCode(err);
-    const message = (err as Error).message;
+    const message = errorText(err);
     this.close();
     this.stats.lastError = `${code}: ${message}`;
     this.opts.onError?.(code, message);

@@ -21,13 +21,14 @@ import fs from 'node:fs';
 import { Tail } from 'tail';
 import type { Observation } from '../../model/evidence.ts';
 import type { SourceState, SourceStatus } from '../../model/source-status.ts';
-import { createKernelLogRecogniser, rejectionCounts, type Rejection, type RejectionCounts } from '../../parse/kernel-log.ts';
+import { createKernelLogRecogniser, MAX_LINE_BYTES, rejectionCounts, type Rejection, type RejectionCounts } from '../../parse/kernel-log.ts';
 import { stripLinePrefix, type StrippedLine } from '../../parse/line-prefix.ts';
 import { mayBeNvidia, type NvidiaRecord } from '../../parse/nvidia.ts';
 import { toObservation } from '../../parse/observation.ts';
 import { timestampToMs } from '../../parse/timestamp.ts';
 import { isPreviousBoot, scanBacklog, type BootJudge } from './previous-boot.ts';
 import { readLines } from './read-lines.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface LogFileSourceOptions {
   path: string;
@@ -44,8 +45,6 @@ export interface LogFileSourceOptions {
   bootTimeMs?: number | null;
   /** How often to look for rotation / truncation / a file that appeared. */
   pollMs?: number;
-  /** Longer lines are cut: no kernel record is longer than 8 KiB. */
-  maxLineBytes?: number;
 }
 
 export interface LogFileStats {
@@ -69,7 +68,6 @@ export class LogFileSource {
   private readonly previous = createKernelLogRecogniser();
   /** Set while the backlog read at start is being judged. */
   private judge: BootJudge | null = null;
-  private readonly maxLine: number;
   private tail: Tail | null = null;
   private fd: number | null = null;
   private ino = -1;
@@ -89,7 +87,6 @@ export class LogFileSource {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.since = this.now();
-    this.maxLine = opts.maxLineBytes ?? 64 * 1024;
   }
 
   start(): void {
@@ -124,7 +121,7 @@ export class LogFileSource {
     } catch (err) {
       // Whatever appears at the path later is new: read it whole.
       this.firstFile = false;
-      this.setState('down', `${this.opts.path}: ${(err as Error).message}`);
+      this.setState('down', `${this.opts.path}: ${errorText(err)}`);
       return;
     }
     const st = fs.fstatSync(fd);
@@ -169,7 +166,7 @@ export class LogFileSource {
       this.stats.writableByOthers = writers !== null;
       this.setState('up', `following ${this.opts.path}${writers === null ? '' : `; writable by ${writers}, who can forge kernel lines in it (prefer /dev/kmsg)`}`);
     } catch (err) {
-      this.setState('down', `${this.opts.path}: ${(err as Error).message}`);
+      this.setState('down', `${this.opts.path}: ${errorText(err)}`);
       this.closeCurrent();
     }
   }
@@ -251,10 +248,11 @@ export class LogFileSource {
     const lineStart = this.consumed;
     this.consumed += latin1.length + 1;
     this.stats.lines++;
-    const cut = latin1.length > this.maxLine ? latin1.slice(0, this.maxLine) : latin1;
+    // latin1: one character per byte, so the cut is in bytes.
+    const cut = latin1.length > MAX_LINE_BYTES ? latin1.slice(0, MAX_LINE_BYTES) : latin1;
     // Cheap check on the raw bytes before decoding anything.
     if (!mayBeNvidia(cut)) {
-      if (!isIndented(cut)) this.recogniser.other();
+      this.recogniser.other(cut);
       return;
     }
     const s = stripLinePrefix(Buffer.from(cut, 'latin1').toString('utf8'));
@@ -302,11 +300,6 @@ export function otherWriters(st: fs.Stats): string | null {
   if (st.gid !== 0 && (st.mode & 0o020) !== 0) who.push(`its group (gid ${st.gid})`);
   if ((st.mode & 0o002) !== 0) who.push('every user');
   return who.length === 0 ? null : who.join(', ');
-}
-
-function isIndented(line: string): boolean {
-  const c = line.charCodeAt(0);
-  return c === 0x20 || c === 0x09;
 }
 
 /**

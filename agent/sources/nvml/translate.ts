@@ -2,7 +2,7 @@
 // each counter change once.
 import type { Evidence, GpuRef, Observation } from '../../model/evidence.ts';
 import { GpuEvidenceMemory } from '../gpu/evidence-memory.ts';
-import { normalizePciBusId } from '../gpu/pci.ts';
+import { normalisePci } from '../../model/pci.ts';
 import { EVENT } from './abi.ts';
 import type { CountersResult, NvmlGpu, WaitEvent } from './worker.ts';
 
@@ -21,7 +21,7 @@ export class NvmlTranslator {
 
   identity(gpus: NvmlGpu[], at: number): Observation[] {
     this.refs = new Map(
-      gpus.map((g) => [g.index, { pci: normalizePciBusId(g.pciBusId), uuid: g.uuid.startsWith('GPU-') ? g.uuid : null, index: g.index }]),
+      gpus.map((g) => [g.index, { pci: normalisePci(g.pciBusId), uuid: g.uuid.startsWith('GPU-') ? g.uuid : null, index: g.index }]),
     );
     const out: Observation[] = [];
     this.observe(this.memory.inventory([...this.refs.values()]), at, out);

@@ -5,6 +5,7 @@ import { NvmlBinding, NvmlError } from './binding.ts';
 import type { NvmlHandle } from './binding.ts';
 import { WANTED_EVENTS } from './abi.ts';
 import { OpError, serveOps } from '../gpu/worker-host.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface NvmlGpu {
   index: number;
@@ -55,7 +56,7 @@ function guard<T>(fn: () => T): T {
   } catch (e) {
     if (e instanceof NvmlError) throw new OpError(e.message, 'nvml', e.code);
     if (e instanceof OpError) throw e;
-    throw new OpError(e instanceof Error ? e.message : String(e), 'library');
+    throw new OpError(errorText(e), 'library');
   }
 }
 

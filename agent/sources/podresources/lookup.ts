@@ -5,6 +5,7 @@
 import type { GpuPods, PodRef } from '../../model/pod-ref.ts';
 import type { PodResourcesLister } from './client.ts';
 import { gpuPodsFromList, isNvidiaGpuResource } from './gpu-pods.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface PodImpactStatus {
   state: 'unknown' | 'up' | 'down';
@@ -87,7 +88,7 @@ export class PodImpactLookup {
       this.fetchedAt = this.now();
       this.lastError = '';
     } catch (error) {
-      this.lastError = error instanceof Error ? error.message : String(error);
+      this.lastError = errorText(error);
     }
   }
 }

@@ -4,7 +4,8 @@
 // still listed. Read at start and now and then; a few dozen small files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { normalisePci } from '../../parse/pci.ts';
+import { normalisePci } from '../../model/pci.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface NvidiaFunction {
   pci: string;
@@ -70,7 +71,7 @@ export function scanNvidiaFunctions(sysfsRoot: string): SysfsScan {
   try {
     names = fs.readdirSync(dir);
   } catch (err) {
-    return { devices: [], error: `${dir}: ${(err as Error).message}` };
+    return { devices: [], error: `${dir}: ${errorText(err)}` };
   }
   const devices: NvidiaFunction[] = [];
   for (const name of names.slice(0, 4096)) {

@@ -1,11 +1,17 @@
-// PCI bus ids come in several spellings in kernel lines: `0000:3b:00` (Xid,
-// no function), `0000:3b:00.0`, `3b:00` (two-part, old drivers), the 8-digit
-// domain nvidia-smi prints. Everything is normalised to `dddd:bb:dd.f`.
+// PCI bus ids come in several spellings: in kernel lines `0000:3b:00` (Xid, no
+// function), `0000:3b:00.0`, `3b:00` (two-part, old drivers); in DCGM, NVML and
+// nvidia-smi the 8-digit upper-case domain (`00000000:3B:00.0`); in sysfs the
+// directory name. The parser, every source and the health state use this one
+// normaliser, so one GPU has one id whichever source names it.
 
 const HEX = /^[0-9a-fA-F]+$/;
+/** Already normal (what sources hand health): returned as is, on health's hot path. */
+const NORMAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
 
-/** Normalise a PCI address to `dddd:bb:dd.f` lowercase; null when it is not one (e.g. redacted `XXXX:XX:XX`). */
-export function normalisePci(raw: string): string | null {
+/** Normalise a PCI address to `dddd:bb:dd.f` lowercase; null when it is not one (absent, empty, DCGM's `<<<NOT_SUPPORTED>>>`, redacted `XXXX:XX:XX`). */
+export function normalisePci(raw: string | null | undefined): string | null {
+  if (raw === null || raw === undefined) return null;
+  if (NORMAL.test(raw)) return raw;
   let s = raw.trim();
   if (s.length === 0 || s.length > 24) return null;
   if (s.startsWith('PCI:') || s.startsWith('pci:')) s = s.slice(4);
