@@ -1,5 +1,6 @@
 // `gpu-health-agent run`: the agent itself. Flags and the --config file are
 // read here; everything else is the runtime's.
+import { errorText } from '../model/text.ts';
 import type { Command } from './index.ts';
 import { loadConfig, UsageError, type AgentConfig } from '../config/load.ts';
 import { flagHelp } from '../config/flags.ts';
@@ -74,7 +75,7 @@ export const command: Command = {
     try {
       agent = await startAgent({ config, log, sources, reporters, pods });
     } catch (err) {
-      log.fatal({ err: (err as Error).message }, 'cannot start');
+      log.fatal({ err: errorText(err) }, 'cannot start');
       // What did start (listeners, reporters' timers) must not keep the process alive.
       await exitProcess(1, log, { threadsAlive: callWorkerThreadsAlive, graceMs: 0 });
       return 1;

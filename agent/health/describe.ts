@@ -8,8 +8,6 @@ import { fillLevel } from '../rules/table.ts';
 import type { Finding, GpuHealth, Recurring } from './types.ts';
 import { NODE_ID } from './types.ts';
 
-// Kept for runtime/pod-impact.ts, which the lead is rewriting; new code imports model/text.ts.
-export { bounded } from '../model/text.ts';
 
 export function severityOf(f: Finding): Severity {
   return f.escalated && f.entry.escalation !== null ? f.entry.escalation.severity : f.entry.severity;

@@ -8,6 +8,7 @@
 // sources (the PCI bus first). No condition reaches a reporter before the
 // core is ready: the kernel log has been replayed and every source finished its
 // first cycle.
+import { errorText, iso } from '../model/text.ts';
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load.ts';
@@ -103,7 +104,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     try {
       bootTimeMs = await readBootTime(config.uptimeFile, now());
     } catch (err) {
-      log.warn({ uptimeFile: config.uptimeFile, err: (err as Error).message }, 'cannot tell when this boot began; log-file lines of earlier boots will count');
+      log.warn({ uptimeFile: config.uptimeFile, err: errorText(err) }, 'cannot tell when this boot began; log-file lines of earlier boots will count');
     }
   }
 
@@ -141,7 +142,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   } catch (err) {
     if (err instanceof StateDirTaken) throw err;
     persistence.controlSocketDown(controlSocketPath(config.stateDir), err as Error);
-    log.warn({ err: (err as Error).message, stateDir: config.stateDir }, 'control socket unavailable; `gpu-health-agent clear` cannot reach this agent');
+    log.warn({ err: errorText(err), stateDir: config.stateDir }, 'control socket unavailable; `gpu-health-agent clear` cannot reach this agent');
   }
 
   // Persisted state, then which NVIDIA devices this node has: both before the kernel log is read.
@@ -266,7 +267,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       log.info({ tookMs: t - startedAt, sources: [...view.statuses.values()].map((s) => `${s.source}:${s.state}`) }, 'first full observation cycle done; ready');
       if (!core.health.devices.listed) log.warn({ sysfsRoot: config.sysfsRoot }, 'sysfs lists no NVIDIA device: kernel records are checked by their format alone');
     }
-    if (out.flipped !== null) log.info({ condition: { type: config.conditionType, ...out.flipped, lastTransitionTime: new Date(out.flipped.lastTransitionTime).toISOString() } }, 'condition changed');
+    if (out.flipped !== null) log.info({ condition: { type: config.conditionType, ...out.flipped, lastTransitionTime: iso(out.flipped.lastTransitionTime) } }, 'condition changed');
     send(out.notices);
     if (out.save) saver.markDirty();
     if (out.tell !== null) tellReporters(out.tell);
@@ -354,8 +355,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const onNode = (facts: NodeFacts): void => {
     const out = apply({ kind: 'node', facts });
     const a = facts.condition;
-    if (out.adopted === true && a !== null) log.info({ adopted: { ...a, lastTransitionTime: new Date(a.lastTransitionTime).toISOString() } }, 'adopted the node condition found on the API server');
-    if (out.renewed === true) log.info({ lastTransitionTime: new Date(core.condition?.lastTransitionTime ?? 0).toISOString() }, 'a new Node object under this name: the condition starts a new transition time');
+    if (out.adopted === true && a !== null) log.info({ adopted: { ...a, lastTransitionTime: iso(a.lastTransitionTime) } }, 'adopted the node condition found on the API server');
+    if (out.renewed === true) log.info({ lastTransitionTime: iso(core.condition?.lastTransitionTime ?? 0) }, 'a new Node object under this name: the condition starts a new transition time');
   };
   const reportersStarted = reporters.map(async (r) =>
     r.start({ onNode }).catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start')),
@@ -443,7 +444,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const saved = start.savedAt === null ? null : { savedAt: start.savedAt, condition: savedCondition };
   if (!start.readAgain && saved !== null && nodeFalseNewerThanState(core.node, saved)) {
     log.warn(
-      { nodeFalseSince: new Date(core.node?.lastTransitionTime ?? 0).toISOString(), stateSavedAt: new Date(saved.savedAt).toISOString() },
+      { nodeFalseSince: iso(core.node?.lastTransitionTime ?? 0), stateSavedAt: iso(saved.savedAt) },
       'the Node is False since after the state file was saved, which does not say so: reading the kernel log again',
     );
     readAgain(start, saved.savedAt);
@@ -460,7 +461,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     apply({ kind: 'tick' });
     if (t - lastSaveAt >= CURSOR_SAVE_MS && progress(kmsgCursor(), positions()) !== savedProgress) saver.markDirty();
     for (const left of lines.summaries(t)) {
-      log.warn({ what: left.what, notLogged: left.suppressed, since: new Date(left.since).toISOString() }, 'log lines left out by the rate limit; what they reported is in /debug/state and the metrics');
+      log.warn({ what: left.what, notLogged: left.suppressed, since: iso(left.since) }, 'log lines left out by the rate limit; what they reported is in /debug/state and the metrics');
     }
   }, TICK_MS);
 

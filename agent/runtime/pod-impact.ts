@@ -5,7 +5,7 @@
 // courtesy: when the kubelet cannot be asked, notices go out without it.
 import type { PodRef } from '../model/pod-ref.ts';
 import type { Notice } from '../model/verdict.ts';
-import { bounded } from '../health/describe.ts';
+import { bounded, errorText } from '../model/text.ts';
 import type { Reporter } from './types.ts';
 
 /** What the runtime needs from the pod-resources lookup; PodImpactLookup satisfies it. */
@@ -157,7 +157,7 @@ export function lazyPodLookup(socketPath: string, timeoutMs = 2000): PodLookup {
       try {
         return await (await load()).podsFor(gpuUuids);
       } catch (err) {
-        loadError = `cannot load the pod-resources client: ${(err as Error).message}`;
+        loadError = `cannot load the pod-resources client: ${errorText(err)}`;
         return new Map();
       }
     },

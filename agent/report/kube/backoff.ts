@@ -35,7 +35,3 @@ export function backoffDelay(failures: number, err: unknown, policy: BackoffPoli
   const retryAfter = err instanceof KubeApiError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0;
   return Math.round(Math.max(jittered, retryAfter));
 }
-
-export function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -3,6 +3,7 @@
 // re-read whenever it changes on disk (kubelet rotates projected tokens by
 // swapping a symlink, so the file's identity or mtime changes). A watch is a
 // long-lived GET on a connection of its own, one JSON event per line.
+import { errorText } from '../../model/text.ts';
 import type { Agent as HttpAgent, ClientRequest, IncomingHttpHeaders } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import type { KubeConnection } from './connection.ts';
@@ -135,7 +136,7 @@ export class KubeClient {
       }
     } catch (err) {
       // Keep the last good token; the server will say 401 if it has expired.
-      if (this.token === undefined) throw new KubeNetworkError('ETOKEN', `cannot read token file ${file}: ${(err as Error).message}`);
+      if (this.token === undefined) throw new KubeNetworkError('ETOKEN', `cannot read token file ${file}: ${errorText(err)}`);
     }
     return this.token;
   }

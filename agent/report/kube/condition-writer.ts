@@ -21,7 +21,8 @@
 // thousand nodes, one write a second each swamped the API server and held the
 // urgent False writes of other nodes up for tens of seconds (bench/fleet.ts).
 import type { ConditionRecord, NodeFacts } from '../../model/verdict.ts';
-import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { errorText } from '../../model/text.ts';
 import { conditionToWrite, findCondition, heldCondition, sameContent, type NodeCondition, type NodeLike } from './condition.ts';
 import { expectedGpusFromNode } from './gpu-capacity.ts';
 import type { KubeLogger } from './log.ts';
@@ -109,7 +110,7 @@ export class ConditionWriter {
     try {
       await this.readNode();
     } catch (err) {
-      this.opts.logger.warn({ node: this.opts.nodeName, err: describeError(err) }, 'cannot read node at start; will read it before the first write');
+      this.opts.logger.warn({ node: this.opts.nodeName, err: errorText(err) }, 'cannot read node at start; will read it before the first write');
     }
   }
 
@@ -283,10 +284,10 @@ export class ConditionWriter {
     } catch (err) {
       this.consecutiveFailures++;
       this.stats.failures++;
-      this.stats.lastError = describeError(err);
+      this.stats.lastError = errorText(err);
       const delay = backoffDelay(this.consecutiveFailures, err, this.opts.backoff, this.opts.random);
       this.retryAt = clock() + delay;
-      logger.warn({ node: nodeName, err: describeError(err), failures: this.consecutiveFailures, retryInMs: delay }, 'node condition write failed; will retry');
+      logger.warn({ node: nodeName, err: errorText(err), failures: this.consecutiveFailures, retryInMs: delay }, 'node condition write failed; will retry');
     }
   }
 }

@@ -8,8 +8,10 @@
 // before joins that series: the same Xid on every GPU at once (a fleet-wide
 // storm) is one Event per node, not one per GPU (bench/fleet.ts).
 import type { PodRef } from '../../model/pod-ref.ts';
+import { bounded } from '../../model/text.ts';
 import type { Notice } from '../../model/verdict.ts';
-import { backoffDelay, describeError, isTransient, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, isTransient, type BackoffPolicy } from './backoff.ts';
+import { errorText } from '../../model/text.ts';
 import { KubeApiError } from './client.ts';
 import type { KubeLogger } from './log.ts';
 import type { KubeTransport } from './transport.ts';
@@ -80,12 +82,8 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
 /** `map`, with its oldest entry gone when it holds `max`: room for one more. */
-function bounded<K, V>(map: Map<K, V>, max: number): Map<K, V> {
+function withRoom<K, V>(map: Map<K, V>, max: number): Map<K, V> {
   if (map.size >= max) map.delete(map.keys().next().value as K);
   return map;
 }
@@ -132,10 +130,10 @@ export class EventRecorder {
     if (n.fold === undefined || this.opts.foldWindowMs <= 0) return n.key;
     const f = this.folds.get(n.fold);
     if (f !== undefined && n.at - f.since <= this.opts.foldWindowMs && this.series.has(f.key)) {
-      bounded(this.joined, this.opts.maxKeys).set(n.key, f.key);
+      withRoom(this.joined, this.opts.maxKeys).set(n.key, f.key);
       return f.key;
     }
-    bounded(this.folds, this.opts.maxKeys).set(n.fold, { key: n.key, since: n.at });
+    withRoom(this.folds, this.opts.maxKeys).set(n.fold, { key: n.key, since: n.at });
     return n.key;
   }
 
@@ -288,7 +286,7 @@ export class EventRecorder {
       this.consecutiveFailures = 0;
     } catch (err) {
       this.stats.failures++;
-      this.stats.lastError = describeError(err);
+      this.stats.lastError = errorText(err);
       if (err instanceof KubeApiError && err.status === 404 && !creating) {
         s.name = undefined; // expired (event TTL): create it again with the whole count
         this.pendingCreates++;
@@ -296,7 +294,7 @@ export class EventRecorder {
       }
       if (err instanceof KubeApiError && err.status === 409 && creating) return; // name taken: a new name next time
       if (!isTransient(err)) {
-        logger.warn({ node: nodeName, reason: s.first.reason, err: describeError(err) }, 'event refused by the API server; dropping it');
+        logger.warn({ node: nodeName, reason: s.first.reason, err: errorText(err) }, 'event refused by the API server; dropping it');
         if (creating) {
           this.series.delete(s.key);
           this.pendingCreates--;
@@ -309,7 +307,7 @@ export class EventRecorder {
       this.consecutiveFailures++;
       const delay = backoffDelay(this.consecutiveFailures, err, this.opts.backoff, this.opts.random);
       this.retryAt = clock() + delay;
-      logger.warn({ node: nodeName, err: describeError(err), retryInMs: delay }, 'event write failed; will retry');
+      logger.warn({ node: nodeName, err: errorText(err), retryInMs: delay }, 'event write failed; will retry');
     }
   }
 
@@ -328,10 +326,10 @@ export class EventRecorder {
       eventTime: microTime(n.at),
       ...(series !== undefined ? { series } : {}),
       reportingController: REPORTING_CONTROLLER,
-      reportingInstance: clip(this.opts.nodeName, 128),
+      reportingInstance: bounded(this.opts.nodeName, 128),
       action: n.drill ? 'Drill' : 'GPUHealthCheck',
-      reason: clip(n.reason, 128),
-      note: clip(n.drill ? `[drill] ${n.note}` : n.note, 1024),
+      reason: bounded(n.reason, 128),
+      note: bounded(n.drill ? `[drill] ${n.note}` : n.note, 1024),
       type: n.type,
       regarding,
       // The Node the faulty GPU sits in, for Pod Events.

@@ -11,7 +11,8 @@
 // fresh); anything else (no answer, an error, 410 Gone) backs off with jitter
 // and connects afresh, so a restarted API server is not met by a whole fleet
 // in step, and a server that ends every watch at once is not a busy loop.
-import { backoffDelay, describeError, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { errorText } from '../../model/text.ts';
 import { KubeApiError, type KubeClient, type WatchEvent, type WatchStream } from './client.ts';
 import type { NodeLike } from './condition.ts';
 import type { KubeLogger } from './log.ts';
@@ -106,7 +107,7 @@ export class NodeWatch {
       if (failure !== undefined) {
         // Connect afresh: the Node may have gone or changed while nothing was heard.
         this.resumeFrom = undefined;
-        this.stats.lastError = describeError(failure);
+        this.stats.lastError = errorText(failure);
       }
       if (failure === undefined && clock() - began >= healthyMs) {
         if (this.stats.failures > 0) logger.info({ node: nodeName }, 'watching the node again');
@@ -116,8 +117,8 @@ export class NodeWatch {
       this.stats.failures++;
       const forbidden = failure instanceof KubeApiError && failure.status === 403;
       const delay = forbidden ? FORBIDDEN_RETRY_MS : backoffDelay(this.stats.failures, failure, this.backoff, this.opts.random);
-      if (forbidden && this.stats.failures === 1) logger.error({ node: nodeName, err: describeError(failure) }, 'cannot watch the node (the ClusterRole needs `watch` on nodes): changes made by others are put right only at the heartbeat');
-      logger.warn({ node: nodeName, err: failure === undefined ? 'the watch ended at once' : describeError(failure), failures: this.stats.failures, retryInMs: delay }, 'node watch interrupted; will reconnect');
+      if (forbidden && this.stats.failures === 1) logger.error({ node: nodeName, err: errorText(failure) }, 'cannot watch the node (the ClusterRole needs `watch` on nodes): changes made by others are put right only at the heartbeat');
+      logger.warn({ node: nodeName, err: failure === undefined ? 'the watch ended at once' : errorText(failure), failures: this.stats.failures, retryInMs: delay }, 'node watch interrupted; will reconnect');
       await this.pause(delay);
     }
   }
@@ -183,7 +184,7 @@ export class NodeWatch {
     try {
       this.opts.onNode(node);
     } catch (err) {
-      this.opts.logger.error({ node: this.opts.nodeName, err: describeError(err) }, 'node watch: handling an event failed');
+      this.opts.logger.error({ node: this.opts.nodeName, err: errorText(err) }, 'node watch: handling an event failed');
     }
   }
 

@@ -7,7 +7,8 @@
 import type { PodRef } from '../../model/pod-ref.ts';
 import type { ConditionRecord, Notice } from '../../model/verdict.ts';
 import type { Reporter, ReporterHooks } from '../../runtime/types.ts';
-import { DEFAULT_BACKOFF, describeError, type BackoffPolicy } from './backoff.ts';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { errorText } from '../../model/text.ts';
 import { KubeClient } from './client.ts';
 import { ConditionWriter, type ConditionWriterStatus } from './condition-writer.ts';
 import { loadConnection, type KubeConnection } from './connection.ts';
@@ -94,7 +95,7 @@ export function createKubeReporter(opts: KubeReporterOptions): KubeReporter {
         client = new KubeClient(conn, { timeoutMs: opts.requestTimeoutMs ?? 10_000 });
       } catch (err) {
         if (!dryRun) throw err;
-        opts.logger.warn({ err: describeError(err) }, 'dry run without API access: the node is not read, writes are only logged');
+        opts.logger.warn({ err: errorText(err) }, 'dry run without API access: the node is not read, writes are only logged');
       }
       const transport: KubeTransport = dryRun ? dryRunTransport(client, opts.nodeName, opts.logger) : apiTransport(client as KubeClient, opts.nodeName, opts.logger);
       writer = new ConditionWriter({
