@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep, until } from '../helpers/wait.ts';
 import { backoffDelay, isTransient } from '../../agent/report/kube/backoff.ts';
 import { KubeApiError, KubeNetworkError, parseRetryAfter } from '../../agent/report/kube/client.ts';
 import { createKubeReporter, type KubeReporter } from '../../agent/report/kube/reporter.ts';
@@ -67,11 +67,7 @@ function reporter(): Driven<KubeReporter> {
 }
 
 async function untilWrites(r: Driven<KubeReporter>, n: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (r.status().writes < n) {
-    if (Date.now() > deadline) throw new Error(`writes ${r.status().writes} < ${n}: ${r.status().lastError}`);
-    await sleep(10);
-  }
+  await until(() => r.status().writes >= n, `${n} write(s); last error: ${r.status().lastError}`, timeoutMs);
 }
 
 test('429 with Retry-After: the next attempt waits at least that long', async () => {
