@@ -11,7 +11,7 @@ import { driven, type Driven } from '../helpers/drive-reporter.ts';
 import type { NodeVerdict } from '../../agent/model/verdict.ts';
 import { agentIdentity, condition, createNode, getNode, uniqueName, type AgentIdentity, type NodeObject } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
-import { captureLogger } from './harness/log-capture.ts';
+import { captureLogger } from '../helpers/log-capture.ts';
 import { watchNode } from './harness/watch.ts';
 
 const TYPE = 'AcceleratedHardwareReady';

@@ -13,7 +13,7 @@ import { createKubeReporter } from '../../agent/report/kube/reporter.ts';
 import { driven } from '../helpers/drive-reporter.ts';
 import { AGENT_NAMESPACE, agentIdentity, condition, createNode, getNode, uniqueName } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
-import { captureLogger } from './harness/log-capture.ts';
+import { captureLogger } from '../helpers/log-capture.ts';
 
 const cluster = useAgentCluster();
 

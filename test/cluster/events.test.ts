@@ -9,7 +9,7 @@ import { createKubeReporter, type KubeReporterOptions } from '../../agent/report
 import { driven } from '../helpers/drive-reporter.ts';
 import { agentIdentity, createNode, uniqueName } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
-import { captureLogger } from './harness/log-capture.ts';
+import { captureLogger } from '../helpers/log-capture.ts';
 
 interface EventObject {
   metadata: { name: string; namespace: string };

@@ -12,7 +12,7 @@ import { createKubeReporter, type KubeReporter, type KubeReporterOptions } from 
 import { driven, type Driven } from '../helpers/drive-reporter.ts';
 import { agentIdentity, condition, createNode, uniqueName, type NodeObject } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
-import { captureLogger } from './harness/log-capture.ts';
+import { captureLogger } from '../helpers/log-capture.ts';
 import { watchNode } from './harness/watch.ts';
 
 const TYPE = 'AcceleratedHardwareReady';

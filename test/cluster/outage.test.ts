@@ -10,7 +10,7 @@ import { driven } from '../helpers/drive-reporter.ts';
 import { rfc3339 } from '../../agent/report/kube/condition.ts';
 import { agentIdentity, condition, createNode, getNode, uniqueName } from './harness/fixtures.ts';
 import { useAgentCluster } from './harness/hooks.ts';
-import { captureLogger } from './harness/log-capture.ts';
+import { captureLogger } from '../helpers/log-capture.ts';
 
 const cluster = useAgentCluster({ private: true }); // this test stops the API server
 

@@ -4,6 +4,7 @@
 // storm of 1,000 nodes made 24,000 Event objects in seconds and delayed the
 // condition writes behind them (bench/fleet.ts). Findings a minute apart, and
 // notices that carry no fold (sources, tests), keep their own Events.
+import { captureLogger } from '../helpers/log-capture.ts';
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { observe } from '../../agent/health/index.ts';
@@ -35,16 +36,12 @@ interface Calls {
 }
 
 function recorder(foldWindowMs: number, calls: Calls, hold?: (now: number) => boolean): EventRecorder {
-  const logger = {
-    debug() {},
-    warn() {},
-    error() {},
-    info(obj: object, msg?: string) {
-      const o = obj as { event?: { reason: string; series?: { count: number } }; name?: string; series?: { count: number } };
-      if (msg === 'would write event' && o.event !== undefined) calls.creates.push({ reason: o.event.reason, count: o.event.series?.count ?? 1 });
-      if (msg === 'would update event series') calls.updates.push({ name: o.name ?? '', count: o.series?.count ?? 0 });
-    },
-  };
+  // The dry-run transport's log lines are the calls the recorder would make.
+  const logger = captureLogger((l) => {
+    const o = l.obj as { event?: { reason: string; series?: { count: number } }; name?: string; series?: { count: number } };
+    if (l.msg === 'would write event' && o.event !== undefined) calls.creates.push({ reason: o.event.reason, count: o.event.series?.count ?? 1 });
+    if (l.msg === 'would update event series') calls.updates.push({ name: o.name ?? '', count: o.series?.count ?? 0 });
+  });
   return new EventRecorder({
     transport: dryRunTransport(undefined, 'n1', logger), namespace: 'default', nodeName: 'n1', nodeUid: () => undefined, logger,
     clock: () => Date.now(), random: () => 0.5, backoff: DEFAULT_BACKOFF,

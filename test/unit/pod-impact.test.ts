@@ -1,6 +1,7 @@
 // Pure pieces of the runtime's pod-impact edge and the Node capacity reading:
 // note bounds, per-Pod grouping, ordering through a slow lookup, and when the
 // capacity is (not) a count of whole GPUs.
+import { memoryReporter } from '../helpers/memory-reporter.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { groupByPod, noteWithPods, podEventNote, withPodImpact, type PodLookup } from '../../agent/runtime/pod-impact.ts';
@@ -8,7 +9,6 @@ import { expectedGpusFromNode } from '../../agent/report/kube/gpu-capacity.ts';
 import type { NodeLike } from '../../agent/report/kube/condition.ts';
 import type { Notice } from '../../agent/model/verdict.ts';
 import type { PodRef } from '../../agent/model/pod-ref.ts';
-import type { Reporter } from '../../agent/runtime/types.ts';
 
 const ref = (namespace: string, name: string, container: string): PodRef => ({ namespace, name, container });
 
@@ -46,25 +46,19 @@ test('withPodImpact keeps notice order across a slow lookup and posts one Pod Ev
     status: () => ({ state: 'up', detail: '', fetchedAt: 1 }),
     close: () => undefined,
   };
-  const seen: string[] = [];
-  const inner: Reporter = {
-    name: 'test',
-    start: async () => undefined,
-    setCondition: () => undefined,
-    lastWrite: () => null,
-    notice: (n) => void seen.push(`node ${n.key}: ${n.note}`),
-    podNotice: (n, p) => void seen.push(`pod ${p.namespace}/${p.name} ${n.key}`),
-    stop: async () => undefined,
-  };
+  const inner = memoryReporter();
+  const seen = inner.told;
+  const said = (): string[] => seen.map((t) => (t.kind === 'notice' ? `node ${t.notice.key}: ${t.notice.note}` : t.kind === 'pod-notice' ? `pod ${t.pod.namespace}/${t.pod.name} ${t.notice.key}` : t.kind));
   const r = withPodImpact(inner, lookup, { podEvents: true });
   r.notice(notice('first', [])); // nothing waiting: straight through
   r.notice(notice('gpu', ['GPU-a']));
   r.notice(notice('source', [])); // waits behind the GPU notice
   r.notice(notice('cleared', ['GPU-a'], 'Normal'));
-  assert.deepEqual(seen, ['node first: first']);
+  assert.deepEqual(said(), ['node first: first']);
   release();
   await r.stop();
-  assert.deepEqual(seen, [
+  assert.equal(inner.stopped, true, 'the inner reporter is stopped after the queue drained');
+  assert.deepEqual(said(), [
     'node first: first',
     'node gpu: gpu Pods on this GPU: ml/p (main, side).',
     'pod ml/p gpu',
