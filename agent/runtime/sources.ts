@@ -173,8 +173,3 @@ export function sysfsSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sourc
   });
   return { name: 'sysfs', start: () => s.start(), stop: () => s.stop(), aer: () => s.aer() };
 }
-
-/** kmsg switched off with `--kmsg none`: say so, so the debug view and verdict show it. */
-export function disabledStatus(name: 'kmsg', now: number, detail: string): SourceStatus {
-  return { source: name, state: 'disabled', since: now, detail, caughtUp: false };
-}

@@ -15,8 +15,6 @@ export interface KmsgSourceOptions extends Omit<KmsgReaderOptions, 'onRecords' |
   onObservation: (obs: Observation, record: NvidiaRecord, raw: KmsgRecord) => void;
   /** A record that looks like NVIDIA's but is not the driver's whole record (counted in stats too). */
   onRejected?: (why: Rejection, record: NvidiaRecord, raw: KmsgRecord) => void;
-  /** Called after each batch with the cursor that covers it, for the caller to persist. */
-  onCursor?: (cursor: KmsgCursor) => void;
   onCaughtUp?: () => void;
   /** Wall-clock ms at boot, to turn the kernel's monotonic usec into `at`. Default: now - CLOCK_MONOTONIC. */
   bootWallMs?: number;
@@ -101,8 +99,6 @@ export class KmsgSource {
   private onRecords(recs: KmsgRecord[]): void {
     if (this.state !== 'up' && this.reader.liveness().caughtUp) this.setState('up', `reading ${this.opts.path ?? '/dev/kmsg'}`);
     this.pipeline(recs);
-    const c = this.reader.cursor();
-    if (c !== null) this.opts.onCursor?.(c);
   }
 }
 
