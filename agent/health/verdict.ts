@@ -1,4 +1,4 @@
-// The node verdict, by the condition contract (DESIGN.md):
+// The node verdict, by the condition contract (README.md, "The node condition"):
 // - False only on fatal findings. The reason is the finding with the strongest
 //   repair action (REPLACE, RESTART_BM, ... before RESET_GPU), then the oldest;
 //   the message lists the rest and the sources that are down, <= 1024 chars.

@@ -1,5 +1,16 @@
-// What the health state says about the node, for reporters. Reporters read
-// these and nothing else; they never look at sources or rules.
+// What the agent says about the node, for reporters. Reporters read these and
+// nothing else; they never look at sources or rules.
+//
+// The condition has one shape per stage, and one of them is *the* condition:
+// - NodeVerdict: what health concludes now (status, reason, message; no time);
+// - ConditionRecord: THE condition, decided by runtime/core.ts from the verdict,
+//   transition time included; persisted in the state file and handed to every
+//   reporter as it is;
+// - AdoptedCondition: the condition as the Node holds it, read back, for the core
+//   to decide with (NodeFacts);
+// - NodeCondition (report/kube/condition.ts): the API server's wire form, RFC 3339
+//   times and the heartbeat; DebugCondition (runtime/inspect/state-types.ts): the
+//   /debug/state view.
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -12,9 +23,9 @@ export interface NodeVerdict {
   message: string;
 }
 
-/** The condition as the agent decided it (runtime/core.ts), persisted across restarts. */
+/** The condition as the agent decided it (runtime/core.ts): the one reporters write, persisted across restarts. */
 export interface ConditionRecord extends NodeVerdict {
-  /** ms since the epoch; moves only when the status flips. */
+  /** ms since the epoch, whole seconds; moves only when the status flips on the Node (or a new Node object). */
   lastTransitionTime: number;
 }
 
