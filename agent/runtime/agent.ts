@@ -32,7 +32,7 @@ import { readBootTime } from './boot-time.ts';
 import { controlSocketPath, listenControlSocket, StateDirTaken, type ControlReply } from './control-socket.ts';
 import { createCore, nodeFalseNewerThanState, step, type CoreEvent, type CoreOutput, type CoreState } from './core.ts';
 import { createPersistence, type Persistence, type PersistenceView } from './persistence.ts';
-import { podsForView, type PodLookup } from './pod-impact.ts';
+import { podsForView, type PodLookup } from './pod-lookup.ts';
 import { readAgain, readStartState } from './restore.ts';
 import { createSaver, type Saver } from './saver.ts';
 import { writeStateFile, type KmsgCursor, type LogFilePosition } from './state-file.ts';
