@@ -51,7 +51,7 @@ test('fabric: starting stays True, Fabric Manager failed is False, Success again
   assert.match(failed.condition.message, /GPU 0 \(0000:10:00\.0, GPU-[0-9a-f-]+\): fabric manager failure/);
   await setFabric(socket, 0, { manager: 'success' });
   await condition(a, 'True');
-  assert.ok(a.lines.some((l) => l.msg === 'would write event' && /the source that reported it says it is back to normal/.test(JSON.stringify(l.event))));
+  await a.waitForLine((l) => l.msg === 'would write event' && /the source that reported it says it is back to normal/.test(JSON.stringify(l.event)), 3000);
 
   // GPU 1 with too few NVLinks for the fabric (INCORRECT_CONFIGURATION 5).
   await setFabric(socket, 1, { manager: 'success', mask: 0x5aa });

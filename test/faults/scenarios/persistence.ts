@@ -80,7 +80,10 @@ export const scenarios: Scenario[] = [
         b = await restart(agent, ['--accept-drills=false']);
         const st = await b.state();
         const mine = st.gpus.find((g) => g.pci === pci)?.findings.length ?? 0;
-        const notice = b.lines.some((l) => l.msg === 'would write event' && (l.event as { reason?: string }).reason === 'GPUFindingCleared');
+        const notice = await b.waitForLine((l) => l.msg === 'would write event' && (l.event as { reason?: string }).reason === 'GPUFindingCleared', 3000).then(
+          () => true,
+          () => false,
+        );
         return outcome(mine === 0 && notice, `${mine} drill finding(s) kept; cleared notice ${notice ? 'posted' : 'missing'}`, `condition ${st.condition.status}`);
       } finally {
         await b?.kill();

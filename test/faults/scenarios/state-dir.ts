@@ -21,7 +21,11 @@ export const scenarios: Scenario[] = [
           const s = await agent.a.state();
           return s.persistence?.ok === false ? s : undefined;
         });
-        const event = agent.a.lines.some((l) => l.msg === 'would write event' && (l.event as { reason: string }).reason === 'GPUHealthStateNotPersisted');
+        // Events go out after the False write (the kube reporter's policy, dry run or not): wait for it.
+        const event = await agent.a.waitForLine((l) => l.msg === 'would write event' && (l.event as { reason: string }).reason === 'GPUHealthStateNotPersisted', 3000).then(
+          () => true,
+          () => false,
+        );
         const gauge = /^gpu_health_state_persisted 0$/m.test((await agent.a.get('/metrics')).body);
         return outcome(event && gauge, `False; persisted=${String(st.persistence?.ok)}; Event ${event ? 'posted' : 'missing'}; gauge ${gauge ? '0' : '?'}`, `Xid to False ${toFalse} ms`);
       } finally {
