@@ -117,10 +117,11 @@ export const command: Command = {
         return s.condition.status === 'False' && s.gpus.some((g) => g.pci === PCI && g.health === 'fatal') ? s : undefined;
       });
       say(`  (the agent saw it within ${Date.now() - wrote} ms)\n\n`);
-      say(`$ gpu-health-agent status --addr ${addr}\n`);
-      say(formatStatus(after) + '\n');
+      // The status after the (dry-run) write, so its "last write" shows the False.
       const isFalseWrite = (l: Record<string, unknown>): boolean => l.msg === 'would write node condition' && (l.condition as { status?: string } | undefined)?.status === 'False';
       const cond = await until('the dry-run condition line', Math.min(deadline, Date.now() + 2000), async () => logLines.find(isFalseWrite)).catch(() => undefined);
+      say(`$ gpu-health-agent status --addr ${addr}\n`);
+      say(formatStatus(cond === undefined ? after : await fetchState(addr)) + '\n');
       if (cond !== undefined) say(`dry run: the agent would patch nodes/demo-node/status with\n  ${JSON.stringify(cond.condition)}\n\n`);
       say('Without --dry-run it writes that condition to the Node; Karpenter / EKS node repair act on it after it holds False for 10 minutes.\n');
       return 0;
