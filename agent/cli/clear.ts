@@ -2,7 +2,7 @@
 // It talks to the running agent over the control socket in the state directory
 // (root only); the debug HTTP endpoint stays read-only.
 import { parseArgs } from 'node:util';
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import { sendControlRequest, controlSocketPath } from '../runtime/control-socket.ts';
 import { errorText } from '../model/text.ts';
 

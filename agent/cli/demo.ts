@@ -8,7 +8,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync, appendFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import { fetchState } from './status.ts';
 import { formatStatus } from './status-table.ts';
 import { formatDrill, writeDrill } from '../sources/kmsg/drill.ts';

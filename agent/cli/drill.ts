@@ -6,7 +6,7 @@
 // count and ignore it.
 import { appendFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import { formatDrill, writeDrill, type DrillSpec } from '../sources/kmsg/drill.ts';
 import { errorText } from '../model/text.ts';
 

@@ -4,7 +4,7 @@
 // here lazily and nowhere else: the library costs ~80 MiB resident, so `run`
 // keeps the agent's own thin client (test/integration/fleet-lazy-import.test.ts).
 import { parseArgs } from 'node:util';
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import { parseDuration } from '../model/duration.ts';
 import { fleetView, type FleetOptions, type NodeLike } from './fleet-view.ts';
 import { formatFleet } from './fleet-format.ts';

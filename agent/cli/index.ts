@@ -1,8 +1,8 @@
 // Command dispatcher. Each command lives in its own module and is loaded lazily
 // so `parse` does not pay for the Kubernetes client or native bindings.
-export interface Command {
-  run(args: string[]): Promise<number>;
-}
+import type { Command } from './command.ts';
+
+export type { Command } from './command.ts';
 
 // name -> [one-line summary, loader]. Summaries live here so `--help` loads nothing.
 const commands: Record<string, [string, () => Promise<Command>]> = {

@@ -3,7 +3,7 @@
 // the agent would have seen in a saved dmesg / kern.log. Reads bytes, cuts
 // long lines, and never fails on garbage: exit 0 unless the file cannot be opened.
 import fs from 'node:fs';
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import { createKernelLogRecogniser, MAX_LINE_BYTES, REJECTION_TEXT } from '../parse/kernel-log.ts';
 import { stripLinePrefix } from '../parse/line-prefix.ts';
 import { mayBeNvidia, type NvidiaRecord } from '../parse/nvidia.ts';

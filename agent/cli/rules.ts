@@ -1,7 +1,7 @@
 // `gpu-health-agent rules validate [FILE]` and `rules explain <code> [--rules FILE]`:
 // check a rule file before it goes into a ConfigMap, and see which entry a code
 // gets and where that entry came from.
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import { parseCodeSpec } from '../rules/classify.ts';
 import { formatDuration as formatWindow } from '../model/duration.ts';
 import { defaultsPath, loadDefaults, loadRuleFile } from '../rules/load.ts';

@@ -1,7 +1,7 @@
 // `gpu-health-agent run`: the agent itself. Flags and the --config file are
 // read here; everything else is the runtime's.
 import { errorText } from '../model/text.ts';
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import { loadConfig, UsageError, type AgentConfig } from '../config/load.ts';
 import { flagHelp } from '../config/flags.ts';
 import { formatListenAddress, isLoopbackHost } from '../config/address.ts';
@@ -9,9 +9,9 @@ import { createLogger, type Logger } from '../report/log/logger.ts';
 import { createKubeReporter } from '../report/kube/reporter.ts';
 import { startAgent } from '../runtime/agent.ts';
 import { exitProcess, stopWithin } from '../runtime/exit.ts';
-import { withPodImpact } from '../runtime/pod-impact.ts';
-import { lazyPodLookup, type PodLookup } from '../runtime/pod-lookup.ts';
-import { callWorkerThreadsAlive } from '../sources/gpu/call-worker.ts';
+import type { PodLookup } from '../model/pod-ref.ts';
+import { withPodImpact } from '../report/pod-impact.ts';
+import { lazyPodLookup } from '../sources/podresources/lazy.ts';
 import { configuredSources } from '../runtime/sources.ts';
 import type { Reporter } from '../runtime/types.ts';
 
@@ -78,7 +78,7 @@ export const command: Command = {
     } catch (err) {
       log.fatal({ err: errorText(err) }, 'cannot start');
       // What did start (listeners, reporters' timers) must not keep the process alive.
-      await exitProcess(1, log, { threadsAlive: callWorkerThreadsAlive, graceMs: 0 });
+      await exitProcess(1, log, { graceMs: 0 });
       return 1;
     }
 
@@ -86,11 +86,11 @@ export const command: Command = {
       const onSignal = (sig: NodeJS.Signals): void => {
         log.info({ signal: sig }, 'stopping');
         // A second signal while stopping means "now".
-        process.once(sig, () => void exitProcess(1, log, { threadsAlive: callWorkerThreadsAlive, graceMs: 0 }));
+        process.once(sig, () => void exitProcess(1, log, { graceMs: 0 }));
         // Bounded, and then the process ends itself: a native call stuck in a worker
         // thread would otherwise keep it alive until the kubelet's SIGKILL.
         void stopWithin(agent.stop(), STOP_BOUND_MS, log).then(async (code) => {
-          await exitProcess(code, log, { threadsAlive: callWorkerThreadsAlive });
+          await exitProcess(code, log, {});
           resolve(code);
         });
       };

@@ -1,6 +1,6 @@
 // `gpu-health-agent status`: what the local agent sees, from its debug endpoint.
 import { parseArgs } from 'node:util';
-import type { Command } from './index.ts';
+import type { Command } from './command.ts';
 import type { DebugState } from '../runtime/inspect/state-types.ts';
 import { formatStatus } from './status-table.ts';
 import { errorText } from '../model/text.ts';

@@ -32,8 +32,10 @@ import { readBootTime } from './boot-time.ts';
 import { controlSocketPath, listenControlSocket, StateDirTaken, type ControlReply } from './control-socket.ts';
 import { createCore, nodeFalseNewerThanState, step, type CoreEvent, type CoreOutput, type CoreState } from './core.ts';
 import { createPersistence, type Persistence, type PersistenceView } from './persistence.ts';
-import { podsForView, type PodLookup } from './pod-lookup.ts';
+import type { PodLookup } from '../model/pod-ref.ts';
+import { podsForView } from '../sources/podresources/lazy.ts';
 import { readAgain, readStartState } from './restore.ts';
+import { reporterSet } from './reporter-set.ts';
 import { createSaver, type Saver } from './saver.ts';
 import { writeStateFile, type KmsgCursor, type LogFilePosition } from './state-file.ts';
 import type { RejectedRecord, Reporter, Source, SourceCallbacks, SourceStart, WriteRecord } from './types.ts';
@@ -164,7 +166,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     persistence: () => persistence.view(),
     rejected: [],
   };
-  const reporters = opts.reporters;
+  const reporter = reporterSet(opts.reporters);
 
   const sumStats = (pick: 'drillsIgnored' | 'recordsRead' | 'recordsLost'): number => view.sources.reduce((n, s) => n + (s.stats?.()[pick] ?? 0), 0);
   const m: AgentMetrics = createMetrics({
@@ -240,7 +242,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const send = (notices: Notice[]): void => {
     for (const n of notices) {
       m.notices.inc({ type: n.type, drill: String(n.drill) });
-      for (const r of reporters) r.notice(n);
+      reporter.notice(n);
     }
   };
 
@@ -248,9 +250,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let verdicts: Promise<void> = Promise.resolve();
   let queuedVerdicts = 0;
   const tellReporters = (tell: NonNullable<CoreOutput['tell']>): void => {
-    const deliver = (): void => {
-      for (const r of reporters) r.setCondition(tell.condition);
-    };
+    const deliver = (): void => reporter.setCondition(tell.condition);
     if (!tell.durableFirst && queuedVerdicts === 0) return deliver();
     queuedVerdicts++;
     verdicts = verdicts
@@ -358,9 +358,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (out.adopted === true && a !== null) log.info({ adopted: { ...a, lastTransitionTime: iso(a.lastTransitionTime) } }, 'adopted the node condition found on the API server');
     if (out.renewed === true) log.info({ lastTransitionTime: iso(core.condition?.lastTransitionTime ?? 0) }, 'a new Node object under this name: the condition starts a new transition time');
   };
-  const reportersStarted = reporters.map(async (r) =>
-    r.start({ onNode }).catch((err: Error) => log.error({ reporter: r.name, err: err.message }, 'reporter failed to start')),
-  );
+  const reporterStarted = reporter.start({ onNode }).catch((err: unknown) => log.error({ err: errorText(err) }, 'reporter failed to start'));
   send(start.notices);
   if (refusedAtStart !== null) refuseRules(refusedAtStart);
   warnIfRisky(core.rules);
@@ -417,7 +415,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       // A batch whose verdict is still queued (settleSoon) is decided now, so the
       // view never shows a finding beside a condition that does not count it yet.
       if (settlePending) apply({ kind: 'settle' });
-      view.lastWrite = latestWrite(reporters);
+      view.lastWrite = reporter.lastWrite();
       const st = debugState(view, kmsgCursor());
       const uuids = st.gpus.flatMap((g) => (g.uuid === null ? [] : [g.uuid]));
       // Bounded: `status` must answer even when the kubelet does not.
@@ -440,7 +438,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   // The Node's condition, if the API server answers soon: a False newer than a state file
   // that lacks it means the file lost the finding behind it (runtime/core.ts).
-  await firstOf(Promise.allSettled(reportersStarted), ADOPT_WAIT_MS);
+  await firstOf(reporterStarted, ADOPT_WAIT_MS);
   const saved = start.savedAt === null ? null : { savedAt: start.savedAt, condition: savedCondition };
   if (!start.readAgain && saved !== null && nodeFalseNewerThanState(core.node, saved)) {
     log.warn(
@@ -474,7 +472,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       saver.markDirty();
       await saver.flush();
       saver.stop();
-      await Promise.allSettled(reporters.map(async (r) => r.stop()));
+      await reporter.stop();
       await debug.close();
       await metricsServer?.close();
       await new Promise<void>((resolve) => (control === null ? resolve() : control.close(() => resolve())));
@@ -484,13 +482,4 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 
   return { debugAddress: debug.address, metricsAddress: metricsServer?.address ?? null, bootId, stop };
-}
-
-function latestWrite(reporters: Reporter[]): WriteRecord | null {
-  let best: WriteRecord | null = null;
-  for (const r of reporters) {
-    const w = r.lastWrite();
-    if (w !== null && (best === null || w.at > best.at)) best = w;
-  }
-  return best;
 }

@@ -6,10 +6,11 @@
 // does not wait for the thread. State was flushed by stop() before that.
 import type { Logger } from 'pino';
 import { errorText } from '../model/text.ts';
+import { callWorkerThreadsAlive } from '../sources/gpu/call-worker.ts';
 
 export interface ExitOptions {
-  /** Worker threads still alive that may be stuck in native code. */
-  threadsAlive: () => number;
+  /** Worker threads still alive that may be stuck in native code; default the DCGM/NVML call workers. */
+  threadsAlive?: () => number;
   /** How long threads that are merely closing get to exit. Default 1000 ms. */
   graceMs?: number;
   /** Tests replace these; default process.exit / SIGKILL to self. */
@@ -42,9 +43,10 @@ export async function stopWithin(stopping: Promise<void>, boundMs: number, log: 
 
 export async function exitProcess(code: number, log: Logger, opts: ExitOptions): Promise<void> {
   const graceMs = opts.graceMs ?? 1000;
+  const threadsAlive = opts.threadsAlive ?? callWorkerThreadsAlive;
   const deadline = Date.now() + graceMs;
-  while (opts.threadsAlive() > 0 && Date.now() < deadline) await sleep(20);
-  const stuck = opts.threadsAlive();
+  while (threadsAlive() > 0 && Date.now() < deadline) await sleep(20);
+  const stuck = threadsAlive();
   if (stuck > 0) {
     log.warn({ threads: stuck, exitCode: code }, 'a native call is stuck in a worker thread and would keep the process alive; ending with SIGKILL');
     await new Promise<void>((r) => {

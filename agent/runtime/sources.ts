@@ -8,24 +8,12 @@ import { KmsgSource } from '../sources/kmsg/source.ts';
 import { LogFileSource } from '../sources/logfile/source.ts';
 import { createGpuSource } from '../sources/backend/index.ts';
 import { SysfsSource } from '../sources/sysfs/source.ts';
-import type { KmsgCursor, LogFilePosition } from './state-file.ts';
 import { REJECTIONS, rejectionCounts, type Rejection, type RejectionCounts } from '../parse/kernel-log.ts';
 import type { NvidiaRecord } from '../parse/nvidia.ts';
 import type { RejectedRecord, Source, SourceCallbacks, SourceStart } from './types.ts';
 
-export interface SourceContext {
-  /** Persisted resume point; the kmsg reader ignores it when its boot id is not the current one. */
-  cursor: KmsgCursor | null;
-  /** True when this boot has been seen before (state restored): log files without a position are then followed from their end. */
-  resumed: boolean;
-  /** Persisted log-file positions; a file whose path and inode match continues where it was. */
-  logFiles?: LogFilePosition[];
-  /** This boot's start (ms since the epoch); log-file lines from before it are skipped. null: unknown, every line counts. */
-  bootTimeMs?: number | null;
-  now: () => number;
-  /** GPUs the node should have when --expected-gpus is not set (the Node's nvidia.com/gpu capacity, a fact the core keeps); null: no count check. */
-  nodeGpus?: () => number | null;
-}
+/** What each source is built with: where to start (the runtime's `SourceStart`) and the wall clock. */
+export type SourceContext = SourceStart & { now: () => number };
 
 /** Every source the configuration asks for. */
 export function configuredSources(config: AgentConfig, log: Logger): (cb: SourceCallbacks, ctx: SourceStart) => Source[] {
@@ -78,10 +66,10 @@ export function logFileSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sou
       new LogFileSource({
         path,
         fromBeginning: !ctx.resumed,
-        resumeAt: ctx.logFiles?.find((p) => p.path === path) ?? null,
+        resumeAt: ctx.logFiles.find((p) => p.path === path) ?? null,
         acceptDrills: config.acceptDrills,
         now: ctx.now,
-        bootTimeMs: ctx.bootTimeMs ?? null,
+        bootTimeMs: ctx.bootTimeMs,
         onObservation: (obs) => cb.onObservation(obs),
         onRejected: (why, record, line) => cb.onRejected?.(rejectedRecord('logfile', why, record, line.message)),
       }),
@@ -137,7 +125,7 @@ export function gpuSource(config: AgentConfig, cb: SourceCallbacks, ctx: SourceC
       dcgmAddress: config.dcgmAddress,
       intervalMs: config.dcgmIntervalMs,
       // A configured count wins; else what the Node advertises, read when the GPU source asks.
-      expectedGpus: config.expectedGpus ?? ctx.nodeGpus ?? null,
+      expectedGpus: config.expectedGpus ?? ctx.nodeGpus,
       ...(config.dcgmLib === null ? {} : { dcgmLibPath: config.dcgmLib }),
       ...(config.nvmlLib === null ? {} : { nvmlLibPath: config.nvmlLib }),
       now: ctx.now,
@@ -166,7 +154,7 @@ export function sysfsSource(config: AgentConfig, cb: SourceCallbacks, ctx: Sourc
   const s = new SysfsSource({
     sysfsRoot: config.sysfsRoot,
     intervalMs: config.sysfsIntervalMs,
-    expectedGpus: expected !== null ? () => (expected > 0 ? expected : null) : (ctx.nodeGpus ?? (() => null)),
+    expectedGpus: expected !== null ? () => (expected > 0 ? expected : null) : ctx.nodeGpus,
     now: ctx.now,
     onObservation: (obs) => cb.onObservation(obs),
     onError,

@@ -4,8 +4,8 @@
 import { memoryReporter } from '../helpers/memory-reporter.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupByPod, noteWithPods, podEventNote, withPodImpact } from '../../agent/runtime/pod-impact.ts';
-import type { PodLookup } from '../../agent/runtime/pod-lookup.ts';
+import { groupByPod, noteWithPods, podEventNote, withPodImpact } from '../../agent/report/pod-impact.ts';
+import type { PodLookup } from '../../agent/model/pod-ref.ts';
 import { expectedGpusFromNode } from '../../agent/report/kube/gpu-capacity.ts';
 import type { NodeLike } from '../../agent/report/kube/condition.ts';
 import type { Notice } from '../../agent/model/verdict.ts';

@@ -6,7 +6,7 @@ import type { RuleTable } from '../../rules/types.ts';
 import type { AgentView } from '../agent.ts';
 import type { KmsgCursor } from '../state-file.ts';
 import type { WriteRecord } from '../types.ts';
-import type { PodsView } from '../pod-lookup.ts';
+import type { PodsView } from '../../sources/podresources/lazy.ts';
 import type { DebugCondition, DebugPersistence, DebugState, DebugWrite } from './state-types.ts';
 
 function write(w: WriteRecord | null): DebugWrite | null {

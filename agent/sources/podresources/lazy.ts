@@ -1,16 +1,9 @@
-// Which pods hold a GPU, from the kubelet's pod-resources API: the lookup the
-// runtime asks (loaded on first use) and its answer for /debug/state, bounded
-// in time. The notes that carry the pods are pod-impact.ts's.
-import type { PodRef } from '../model/pod-ref.ts';
-import { errorText } from '../model/text.ts';
-
-/** What the runtime needs from the pod-resources lookup; PodImpactLookup satisfies it. */
-export interface PodLookup {
-  /** Pods per GPU UUID; never rejects (a failed call keeps the last answer and says so in status()). */
-  podsFor(gpuUuids: readonly string[]): Promise<Map<string, PodRef[]>>;
-  status(): { state: 'unknown' | 'up' | 'down'; detail: string; fetchedAt: number | null };
-  close(): void;
-}
+// The pod-resources lookup as the agent holds it: loaded on first use (gRPC
+// is a few MiB of code that an agent without findings or debug requests never
+// needs), and its answer for /debug/state, bounded in time. The notes that
+// carry the pods are report/pod-impact.ts's.
+import type { PodLookup, PodRef } from '../../model/pod-ref.ts';
+import { errorText } from '../../model/text.ts';
 
 export interface PodsView {
   /** null: pod information is not available (disabled, kubelet not reachable yet). */
@@ -45,7 +38,7 @@ export function lazyPodLookup(socketPath: string, timeoutMs = 2000): PodLookup {
   let closed = false;
   let loadError = '';
   const load = (): Promise<PodLookup> =>
-    (loading ??= import('../sources/podresources/index.ts').then((m) => {
+    (loading ??= import('./index.ts').then((m) => {
       const lookup = new m.PodImpactLookup({ lister: new m.PodResourcesClient({ socketPath, timeoutMs }) });
       if (closed) lookup.close();
       real = lookup;

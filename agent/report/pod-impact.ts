@@ -3,11 +3,10 @@
 // GPU named in their note (from the kubelet's pod-resources API), and with
 // --pod-events each such Pod gets an Event of its own. Pod information is a
 // courtesy: when the kubelet cannot be asked, notices go out without it.
-import type { PodRef } from '../model/pod-ref.ts';
+import type { PodLookup, PodRef } from '../model/pod-ref.ts';
 import type { Notice } from '../model/verdict.ts';
 import { bounded } from '../model/text.ts';
-import type { PodLookup } from './pod-lookup.ts';
-import type { Reporter } from './types.ts';
+import type { Reporter } from '../runtime/types.ts';
 
 const NOTE_MAX = 1024;
 /** The pod list takes at most this much of a note; the finding's own text keeps the rest. */
