@@ -8,10 +8,9 @@
 // before joins that series: the same Xid on every GPU at once (a fleet-wide
 // storm) is one Event per node, not one per GPU (bench/fleet.ts).
 import type { PodRef } from '../../model/pod-ref.ts';
-import { bounded } from '../../model/text.ts';
+import { bounded, errorText } from '../../model/text.ts';
 import type { Notice } from '../../model/verdict.ts';
 import { backoffDelay, isTransient, type BackoffPolicy } from './backoff.ts';
-import { errorText } from '../../model/text.ts';
 import { KubeApiError } from './client.ts';
 import type { KubeLogger } from './log.ts';
 import type { KubeTransport } from './transport.ts';

@@ -10,7 +10,6 @@ import { conditionPatch, type NodeCondition, type NodeLike } from './condition.t
 import type { KubeLogger } from './log.ts';
 
 export interface KubeTransport {
-  readonly dryRun: boolean;
   /** What a watch on the Node can use; null: nothing is watched (a dry run, whose writes never reach the Node). */
   readonly watchClient: KubeClient | null;
   /** The Node as the API server holds it; undefined: nothing to read from (a dry run without API access). */
@@ -27,13 +26,14 @@ function nodePath(nodeName: string): string {
   return `/api/v1/nodes/${encodeURIComponent(nodeName)}`;
 }
 
+async function readNode(client: KubeClient, nodeName: string): Promise<NodeLike> {
+  return (await client.request<NodeLike>('GET', nodePath(nodeName))).body;
+}
+
 export function apiTransport(client: KubeClient, nodeName: string, logger: KubeLogger): KubeTransport {
   return {
-    dryRun: false,
     watchClient: client,
-    async readNode() {
-      return (await client.request<NodeLike>('GET', nodePath(nodeName))).body;
-    },
+    readNode: async () => readNode(client, nodeName),
     async writeCondition(condition, why, timeoutMs) {
       const res = await client.request<NodeLike>('PATCH', `${nodePath(nodeName)}/status`, {
         body: conditionPatch(condition),
@@ -55,11 +55,8 @@ export function apiTransport(client: KubeClient, nodeName: string, logger: KubeL
 /** `client`: the API, for reading the Node only; undefined when the dry run has no API access. */
 export function dryRunTransport(client: KubeClient | undefined, nodeName: string, logger: KubeLogger): KubeTransport {
   return {
-    dryRun: true,
     watchClient: null,
-    async readNode() {
-      return client === undefined ? undefined : (await client.request<NodeLike>('GET', nodePath(nodeName))).body;
-    },
+    readNode: async () => (client === undefined ? undefined : readNode(client, nodeName)),
     async writeCondition(condition, why) {
       logger.info({ dryRun: true, node: nodeName, condition, why }, 'would write node condition');
       return undefined;
